@@ -1,0 +1,57 @@
+"""Front-end assets shipped inside the package: widget ES modules with vendored libraries.
+
+The lab must work offline, so no widget loads anything from a CDN. A library a widget needs
+(plotly.js, taken from the installed ``plotly`` Python package) is inlined into the widget's
+ES module and evaluated once per page; later widgets reuse it from ``globalThis``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["widget_css", "widget_esm"]
+
+_HERE = Path(__file__).parent
+
+
+def _plotly_js() -> str:
+    return resources.files("plotly").joinpath("package_data", "plotly.min.js").read_text("utf-8")
+
+
+# name -> (global name the widget code uses, loader of the library's UMD source)
+_LIBRARIES = {"plotly": ("Plotly", _plotly_js)}
+
+
+@functools.cache
+def _library_prelude(name: str) -> str:
+    """ES module code that defines ``const <Global>`` from the vendored UMD build, once per page.
+
+    The UMD wrapper exports through ``module.exports`` when a ``module`` object is in scope.
+    """
+    try:
+        global_name, load = _LIBRARIES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown front-end library {name!r}; known: {sorted(_LIBRARIES)}"
+        ) from None
+    return (
+        f"const {global_name} = ((globalThis.__workbench_libs ??= {{}})[{json.dumps(name)}] ??= "
+        f"(() => {{ const module = {{ exports: {{}} }}; const exports = module.exports;\n"
+        f"{load()}\n;return module.exports; }})());\n"
+    )
+
+
+@functools.cache
+def widget_esm(filename: str, libs: Sequence[str] = ()) -> str:
+    """The ES module of a widget (``widgets/<filename>``) with the named libraries inlined."""
+    source = (_HERE / filename).read_text("utf-8")
+    return "".join(_library_prelude(lib) for lib in libs) + source
+
+
+def widget_css(filename: str) -> str:
+    """The stylesheet of a widget (``widgets/<filename>``)."""
+    return (_HERE / filename).read_text("utf-8")

@@ -1,0 +1,16 @@
+"""Numerical equivariance and invariance checks that return tidy pandas reports."""
+
+from .actions import O3, SO3, GroupAction, O3Element, parse_irreps
+from .equivariance import EquivarianceTest, default_tolerance, equivariance_report, summarize
+
+__all__ = [
+    "O3",
+    "SO3",
+    "EquivarianceTest",
+    "GroupAction",
+    "O3Element",
+    "default_tolerance",
+    "equivariance_report",
+    "parse_irreps",
+    "summarize",
+]
