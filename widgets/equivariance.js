@@ -127,6 +127,7 @@ function render({ model, el: root }) {
         type: "scatter", mode: "markers", x: xs, y: ys, name: "relative error",
         marker: { color: colors, symbol: symbols, size: 9 },
       }], layout("relative error per group element", {
+        xaxis: { type: "category", title: { text: "sample" } },
         yaxis: { type: "log", exponentformat: "power" },
         shapes: [{
           type: "line", xref: "paper", x0: 0, x1: 1, y0: tol, y1: tol,
@@ -142,6 +143,14 @@ function render({ model, el: root }) {
     container.dataset.wbReady = "1";
   }
 
+  // Plotly sizes a plot when it is drawn, which may be before the page has laid it out.
+  const resize = new ResizeObserver((entries) => {
+    for (const entry of entries) {
+      if (entry.target.querySelector(".main-svg")) Plotly.Plots.resize(entry.target);
+    }
+  });
+  for (const plot of Object.values(plots)) resize.observe(plot);
+
   syncControls();
   syncBadge();
   draw();
@@ -154,6 +163,7 @@ function render({ model, el: root }) {
   for (const name of ["passed", "summary", "title"]) model.on(`change:${name}`, onBadge);
   model.on("change:view", onView);
   return () => {
+    resize.disconnect();
     for (const plot of Object.values(plots)) Plotly.purge(plot);
   };
 }

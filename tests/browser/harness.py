@@ -35,7 +35,14 @@ CHROMIUM_ARGS = [
 ]
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 LOCAL_SCHEMES = {"data", "blob", "about"}
-WIDGET_VIEW = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.widget-view+json"]'
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+# JS: how many widget views the notebook's outputs hold, and how many of ours have rendered.
+COUNT_WIDGETS = f"""() => [
+    window.jupyterapp.shell.currentWidget.content.model.toJSON().cells
+        .flatMap((c) => c.outputs || [])
+        .filter((o) => o.data && o.data['{WIDGET_MIME}']).length,
+    document.querySelectorAll('[data-wb-widget][data-wb-ready="1"]').length,
+]"""
 
 
 class HarnessFailure(AssertionError):
@@ -202,29 +209,27 @@ class NotebookRun:
                 .map((o) => `${o.ename}: ${o.evalue}`)"""
         )
 
-    def wait_for_widgets(self, timeout: float = 60) -> int:
-        """Wait until every widget output has rendered (our widgets mark data-wb-ready)."""
-        try:
-            self.page.wait_for_function(
-                f"""() => {{
-                    const views = document.querySelectorAll('{WIDGET_VIEW}');
-                    const ready = document.querySelectorAll('[data-wb-widget][data-wb-ready="1"]');
-                    return views.length > 0 && ready.length === views.length;
-                }}""",
-                timeout=timeout * 1000,
-                polling=250,
-            )
-        except Exception as err:  # playwright TimeoutError
-            counts = self.page.evaluate(
-                f"""() => [document.querySelectorAll('{WIDGET_VIEW}').length,
-                    document.querySelectorAll('[data-wb-widget][data-wb-ready="1"]').length]"""
-            )
-            raise HarnessFailure(
-                f"{self.name}: widgets did not render within {timeout} s "
-                f"(widget outputs: {counts[0]}, rendered: {counts[1]}); problems so far: "
-                f"{self.problems()}"
-            ) from err
-        return self.page.locator("[data-wb-widget]").count()
+    def wait_for_widgets(self, timeout: float = 60, grace: float = 5) -> int:
+        """Wait until every widget output has rendered (our widgets mark data-wb-ready).
+
+        Gives up ``grace`` seconds after the first problem (console error, blocked request)
+        instead of waiting for the full timeout: a broken widget fails fast.
+        """
+        deadline = time.monotonic() + timeout
+        first_problem = None
+        while True:
+            views, ready = self.page.evaluate(COUNT_WIDGETS)
+            if views > 0 and ready == views:
+                return views
+            now = time.monotonic()
+            if self.problems() and first_problem is None:
+                first_problem = now
+            if now > deadline or (first_problem is not None and now > first_problem + grace):
+                raise HarnessFailure(
+                    f"{self.name}: widgets did not render (widget outputs: {views}, rendered: "
+                    f"{ready}); problems: {self.problems()}"
+                )
+            self.page.wait_for_timeout(250)
 
     def kernel(self, code: str, timeout: float = 60) -> str:
         """Execute code in the notebook's kernel (a real round trip); return its stdout."""
