@@ -15,7 +15,7 @@ HASH   := $(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 STAMP  := $(VENV)/.installed-$(HASH)-$(subst $(comma),-,$(EXTRAS))
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install lab test lint format bench browser-deps clean
+.PHONY: install lab test lint format bench browser-deps clean docs-images
 
 install: $(STAMP)
 
@@ -65,3 +65,7 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache tests/browser/screenshots
+
+# Refresh the README picture from the browser test's screenshot.
+docs-images:
+	cp tests/browser/screenshots/00_tour-0-EquivarianceCheck.png docs/equivariance_check.png

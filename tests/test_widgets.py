@@ -1,0 +1,75 @@
+"""Python side of the widgets (the browser side is in tests/browser)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+import torch
+from e3nn import o3
+
+from widgets import EquivarianceCheck
+from widgets._assets import widget_esm
+from widgets.equivariance import component_labels
+from workbench.checks import SO3
+
+
+def test_component_labels_match_dimensions():
+    irreps = "2x0e + 1x1o + 1x2e"
+    labels = component_labels(irreps)
+    assert len(labels) == o3.Irreps(irreps).dim == 10
+    assert labels[:3] == ["0e#0", "0e#1", "1o#0 m=-1"]
+
+
+def test_check_passes_and_follows_the_chosen_transform():
+    linear = o3.Linear("2x0e + 2x1o", "1x0e + 1x1o")
+    check = EquivarianceCheck(linear, "2x0e + 2x1o", "1x0e + 1x1o", n_samples=5, title="lin")
+    assert check.passed and len(check.samples) == 5
+    assert check.view["rel_error"] == 0.0  # identity transform
+    before = check.view["gx"]
+    check.alpha, check.inversion = 1.0, True
+    assert check.view["gx"] != before
+    assert check.passed and 0 < check.view["rel_error"] < 1e-5
+    # f(gx) and g f(x) are what the browser draws; they agree for an equivariant map.
+    assert torch.allclose(
+        torch.tensor(check.view["f_gx"]), torch.tensor(check.view["g_fx"]), atol=1e-5
+    )
+    assert check.summary.startswith("equivariant")
+
+
+def test_check_fails_for_a_broken_model():
+    linear = o3.Linear("1x1o", "1x1o")
+    check = EquivarianceCheck(lambda x: linear(x) + 1.0, "1o", "1o", n_samples=4)
+    assert not check.passed and "NOT equivariant" in check.summary
+    assert not any(s["passed"] for s in check.samples)
+
+
+def test_angles_are_wrapped_and_clipped():
+    check = EquivarianceCheck(lambda x: x, "1o", "1o", n_samples=2)
+    check.alpha, check.beta = 7.0, 4.0
+    assert math.isclose(check.alpha, 7.0 - 2 * math.pi) and check.beta == math.pi
+
+
+def test_so3_hides_inversion():
+    check = EquivarianceCheck(lambda x: x, "1o", "1o", n_samples=2, group=SO3)
+    assert not check.has_inversion and check.group_name == "SO(3)"
+    check.inversion = True  # a stale browser toggle is ignored, not applied
+    assert not check.element.inversion
+
+
+def test_widget_rejects_several_inputs_and_bad_irreps():
+    with pytest.raises(ValueError, match="one input and one output"):
+        EquivarianceCheck(lambda x, y: x, ["1o", "1o"], "1o")
+    with pytest.raises(ValueError, match="invalid irreps"):
+        EquivarianceCheck(lambda x: x, "1q", "1o")
+
+
+def test_plotly_is_inlined_not_loaded_from_a_cdn():
+    esm = widget_esm("equivariance.js", ("plotly",))
+    assert "plotly.js v" in esm[:2000] and "export default" in esm
+    assert len(esm) > 1_000_000  # the whole library ships inside the widget
+    own = (widget_esm("equivariance.js", ())).lower()
+    assert not re.search(r"https?://", own), "widget code must not reference remote URLs"
+    with pytest.raises(ValueError, match="unknown front-end library"):
+        widget_esm("equivariance.js", ("d3",))
