@@ -10,7 +10,7 @@ import anywidget
 import torch
 import traitlets
 
-from workbench.checks import O3, EquivarianceTest, O3Element, summarize
+from workbench.checks import O3, EquivarianceTest, O3Action, O3Element, summarize
 
 from ._assets import widget_css, widget_esm
 
@@ -82,7 +82,7 @@ class EquivarianceCheck(anywidget.AnyWidget):
         *,
         n_samples: int = 16,
         title: str = "",
-        group=O3,
+        group: O3Action = O3,
         dtype: torch.dtype | None = None,
         seed: int = 0,
         tolerance: float | None = None,
@@ -97,7 +97,7 @@ class EquivarianceCheck(anywidget.AnyWidget):
         super().__init__(
             title=title,
             group_name=group.name,
-            has_inversion=group.name == "O(3)",
+            has_inversion=group.inversion,
             irreps_in=str(self._test.reps_in[0]),
             irreps_out=str(self._test.reps_out[0]),
             labels_in=component_labels(self._test.reps_in[0]),
@@ -130,8 +130,8 @@ class EquivarianceCheck(anywidget.AnyWidget):
 
     def _update(self) -> None:
         g = self.element
-        row = self._test.row(g, self.tolerance)
         lhs, rhs = self._test.sides(g)
+        row = self._test.row(g, self.tolerance, sides=(lhs, rhs))
         [gx] = self._test.transform_inputs(g)
 
         def values(t: torch.Tensor) -> list[float]:

@@ -1,6 +1,6 @@
 """Numerical equivariance and invariance checks that return tidy pandas reports."""
 
-from .actions import O3, SO3, GroupAction, O3Element, parse_irreps
+from .actions import O3, SO3, GroupAction, O3Action, O3Element, parse_irreps
 from .equivariance import EquivarianceTest, default_tolerance, equivariance_report, summarize
 
 __all__ = [
@@ -8,6 +8,7 @@ __all__ = [
     "SO3",
     "EquivarianceTest",
     "GroupAction",
+    "O3Action",
     "O3Element",
     "default_tolerance",
     "equivariance_report",
