@@ -34,8 +34,10 @@ lab: install
 	echo "  JupyterLab: http://127.0.0.1:$(PORT)/lab/tree/00_tour.ipynb?token=$$token"; \
 	echo "  (Ctrl-C to stop; PORT=NNNN make lab to use another port)"; \
 	echo ""; \
-	exec $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
+	root=$$([ "$$(id -u)" = 0 ] && echo --allow-root); \
+	exec $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) $$root \
 	  --ServerApp.port_retries=0 --IdentityProvider.token=$$token \
+	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 	  --ServerApp.root_dir=notebooks
 
 # Debian's Chromium for the browser tests (Playwright drives it; no browser download).
