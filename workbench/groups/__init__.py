@@ -1,0 +1,7 @@
+"""Representation theory of reductive Lie groups: groups, irreps, Clebsch-Gordan tensors,
+tensor-product and symmetric-power decompositions (after lie-nn, arXiv 2306.00091)."""
+
+from .base import Group, GroupElement, Irrep, Irreps
+from .so3 import O3, SO3, SU2
+
+__all__ = ["O3", "SO3", "SU2", "Group", "GroupElement", "Irrep", "Irreps"]
