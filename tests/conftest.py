@@ -6,6 +6,15 @@ import pytest
 import torch
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory):
+    """Tests never read or write the user's cache (workbench.groups.cache)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def _reproducible_torch():
     """Seed torch's global RNG (e3nn initialises weights and samples rotations from it), so a

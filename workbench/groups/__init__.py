@@ -2,6 +2,17 @@
 tensor-product and symmetric-power decompositions (after lie-nn, arXiv 2306.00091)."""
 
 from .base import Group, GroupElement, Irrep, Irreps
+from .lorentz import SL2C, Lorentz
 from .so3 import O3, SO3, SU2
 
-__all__ = ["O3", "SO3", "SU2", "Group", "GroupElement", "Irrep", "Irreps"]
+__all__ = [
+    "O3",
+    "SL2C",
+    "SO3",
+    "SU2",
+    "Group",
+    "GroupElement",
+    "Irrep",
+    "Irreps",
+    "Lorentz",
+]

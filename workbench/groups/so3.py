@@ -61,7 +61,8 @@ def condon_shortley_phase(C: torch.Tensor, two_j: tuple[int, int, int]) -> compl
 
 
 def _haar_rotations(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Haar-random unit quaternions (w, v) -> rotation angle in [0, 2pi) and axis."""
+    """Haar-random unit quaternions (w, v) -> angle theta = 2 acos(w) in [0, 2pi] and axis:
+    Haar measure on SU(2), and (as its image) on SO(3)."""
     q = torch.randn(n, 4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     q = q / q.norm(dim=1, keepdim=True)
     angle = 2 * torch.acos(q[:, 0].clamp(-1, 1))
@@ -134,10 +135,10 @@ class SU2(Group):
         return (highest_weight[0],)
 
     def sample(self, n: int, seed: int = 0, **kwargs: Any) -> list[GroupElement]:
-        """Haar-random elements exp(theta n.X), theta in [0, 4pi) covering SU(2) once."""
+        """Haar-random elements exp(theta n.X): the unit quaternion (cos theta/2, sin theta/2 n)
+        is uniform on the 3-sphere, which is SU(2)."""
         angle, axis = _haar_rotations(n, seed)
-        # SU(2) needs angles up to 4 pi: the quaternion's sign is the other sheet
-        return [GroupElement(self, (tuple((2 * angle[i] * axis[i]).tolist()),)) for i in range(n)]
+        return [GroupElement(self, (tuple((angle[i] * axis[i]).tolist()),)) for i in range(n)]
 
 
 @dataclass(frozen=True)
