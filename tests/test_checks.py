@@ -292,3 +292,34 @@ def test_agrees_with_e3nn_equivariance_error(broken, float64_default):
         assert 0.2 < ours_max / theirs_max < 5 and not ours["passed"].any()
     else:
         assert ours_max < 1e-13 and theirs_max < 1e-13 and ours["passed"].all()
+
+
+# --- any workbench.groups.Group --------------------------------------------------------
+
+
+def test_lorentz_invariant_mass_passes_and_energy_fails():
+    from workbench.checks import LieGroupAction
+    from workbench.groups import Lorentz
+
+    eta = torch.diag(torch.tensor([1.0, -1.0, -1.0, -1.0], dtype=torch.float64))
+
+    def mass2(p):
+        return torch.einsum("bi,ij,bj->b", p, eta, p)[:, None]
+
+    action = LieGroupAction(Lorentz(), max_rapidity=3.0)
+    report = equivariance_report(mass2, "(1,1)", "(0,0)", group=action, dtype=torch.float64)
+    assert report["passed"].all() and report["rel_error"].max() < 1e-12
+    assert {"angle", "rapidity"} <= set(report.columns) and report["rapidity"].max() > 1
+    energy = equivariance_report(lambda p: p[:, :1], "(1,1)", "(0,0)", group=Lorentz())
+    assert not energy["passed"].any()
+
+
+def test_complex_representations_need_a_complex_dtype():
+    from workbench.groups import SU2
+
+    report = equivariance_report(
+        lambda x: 3 * x, "1/2 + 1", "1/2 + 1", group=SU2(), dtype=torch.complex128
+    )
+    assert report["passed"].all()
+    with pytest.raises(ValueError, match="complex dtype"):
+        equivariance_report(lambda x: x, "1/2", "1/2", group=SU2(), dtype=torch.float64)

@@ -1,6 +1,15 @@
 """Numerical equivariance and invariance checks that return tidy pandas reports."""
 
-from .actions import O3, SO3, GroupAction, O3Action, O3Element, parse_irreps
+from .actions import (
+    O3,
+    SO3,
+    GroupAction,
+    LieGroupAction,
+    O3Action,
+    O3Element,
+    as_action,
+    parse_irreps,
+)
 from .equivariance import EquivarianceTest, default_tolerance, equivariance_report, summarize
 
 __all__ = [
@@ -8,8 +17,10 @@ __all__ = [
     "SO3",
     "EquivarianceTest",
     "GroupAction",
+    "LieGroupAction",
     "O3Action",
     "O3Element",
+    "as_action",
     "default_tolerance",
     "equivariance_report",
     "parse_irreps",

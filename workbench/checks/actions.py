@@ -17,7 +17,16 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from e3nn import o3
 
-__all__ = ["O3", "SO3", "GroupAction", "O3Action", "O3Element", "parse_irreps"]
+__all__ = [
+    "O3",
+    "SO3",
+    "GroupAction",
+    "LieGroupAction",
+    "O3Action",
+    "O3Element",
+    "as_action",
+    "parse_irreps",
+]
 
 
 def parse_irreps(irreps: str | o3.Irreps | Any) -> o3.Irreps:
@@ -150,3 +159,55 @@ class O3Action:
 
 O3 = O3Action(inversion=True)
 SO3 = O3Action(inversion=False)
+
+
+class LieGroupAction:
+    """Any :class:`workbench.groups.Group` as a :class:`GroupAction`.
+
+    Irreps are written in that group's notation (``"(1,1) + 2x(0,0)"`` for the Lorentz group);
+    ``sample_options`` go to ``group.sample`` (e.g. ``max_rapidity=2.0``).
+
+    >>> from workbench.groups import Lorentz
+    >>> action = LieGroupAction(Lorentz(), max_rapidity=2.0)
+    >>> action.dim("(1,1) + (0,0)")
+    5
+    """
+
+    def __init__(self, group: Any, **sample_options: Any) -> None:
+        self.group = group
+        self.sample_options = sample_options
+
+    @property
+    def name(self) -> str:
+        return self.group.name
+
+    def parse(self, irreps: Any) -> Any:
+        return self.group.Irreps(irreps)
+
+    def dim(self, irreps: Any) -> int:
+        return self.parse(irreps).dim
+
+    def sample(self, n: int, generator: torch.Generator) -> list[Any]:
+        seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+        return self.group.sample(n, seed, **self.sample_options)
+
+    def matrix(self, irreps: Any, element: Any, dtype: torch.dtype) -> torch.Tensor:
+        D = self.group.rep(self.parse(irreps), element)
+        if D.is_complex() and not dtype.is_complex:
+            if D.imag.abs().max() > 0:
+                raise ValueError(
+                    f"{self.name} acts on {irreps} by complex matrices: check in a complex dtype "
+                    f"(dtype=torch.complex128)"
+                )
+            D = D.real
+        return D.to(dtype)
+
+    def describe(self, element: Any) -> dict[str, Any]:
+        return self.group.describe(element)
+
+
+def as_action(group: Any) -> GroupAction:
+    """A ``GroupAction`` as it is, or a ``workbench.groups.Group`` wrapped in one."""
+    from workbench.groups import Group
+
+    return LieGroupAction(group) if isinstance(group, Group) else group

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .actions import O3, GroupAction
+from .actions import O3, GroupAction, as_action
 
 __all__ = ["EquivarianceTest", "default_tolerance", "equivariance_report", "summarize"]
 
@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 _TOLERANCES = {
     torch.float64: 1e-10,
+    torch.complex128: 1e-10,
     torch.float32: 1e-5,
+    torch.complex64: 1e-5,
     torch.float16: 1e-2,
     torch.bfloat16: 1e-2,
 }
@@ -68,7 +70,7 @@ class EquivarianceTest:
         dtype: torch.dtype | None = None,
         seed: int = 0,
     ) -> None:
-        self.group = group
+        self.group = group = as_action(group)
         self.reps_in = [group.parse(r) for r in _as_list(irreps_in)]
         self.reps_out = [group.parse(r) for r in _as_list(irreps_out)]
         self.fn, self.dtype = _cast(fn, dtype)
@@ -161,7 +163,9 @@ def equivariance_report(
         irreps_in: irreps of the input, e.g. ``"4x0e + 2x1o"``, or a list of them for a
             function of several inputs (such as a tensor product).
         irreps_out: irreps of the output, or a list of them for several outputs.
-        group: the group acting; ``workbench.checks.O3`` (default) or ``SO3``.
+        group: the group acting: ``workbench.checks.O3`` (default, e3nn irreps strings),
+            ``SO3``, any ``workbench.groups.Group`` (irreps in its notation; Lorentz boosts
+            included) or a ``LieGroupAction(group, max_rapidity=...)``.
         n_samples: number of random group elements.
         inputs: inputs to use instead of random normal ones (one tensor per input).
         batch_size: batch size of the random inputs.
@@ -235,8 +239,8 @@ def _cast(fn: Callable[..., Any], dtype: torch.dtype | None) -> tuple[Callable, 
     )
     if dtype is None:
         dtype = params[0].dtype if params else torch.get_default_dtype()
-    if not dtype.is_floating_point:
-        raise ValueError(f"dtype must be a floating dtype, got {dtype}")
+    if not (dtype.is_floating_point or dtype.is_complex):
+        raise ValueError(f"dtype must be a floating (or complex) dtype, got {dtype}")
     if params and any(p.dtype != dtype for p in params):
         raise ValueError(
             f"fn's parameters are {params[0].dtype} but the check was asked in {dtype}: build "

@@ -219,6 +219,16 @@ class Group(ABC):
         SO(3) use Condon-Shortley); the default keeps the generic pivot convention."""
         return C
 
+    def describe(self, element: GroupElement) -> dict[str, Any]:
+        """A flat dict describing an element (one row of an equivariance report): the norm of
+        each factor's coefficients, and the discrete powers."""
+        row: dict[str, Any] = {
+            f"|c{i}|": float(torch.tensor(c).norm()) for i, c in enumerate(element.factors)
+        }
+        if element.discrete:
+            row["discrete"] = element.discrete
+        return row
+
     def _discrete_generators(self, label: Label) -> torch.Tensor:
         d = self.dim(label)
         return torch.zeros(0, d, d, dtype=self.dtype)

@@ -138,6 +138,11 @@ class SL2C(Group):
     def highest_weight(self, label: Label) -> tuple[int, ...]:
         return label
 
+    def describe(self, element: GroupElement) -> dict[str, Any]:
+        """Rotation angle and rapidity of g = exp(rotation) exp(boost)."""
+        rotation, boost = (torch.tensor(c) for c in element.factors)
+        return {"angle": float(rotation[:3].norm()), "rapidity": float(boost[3:].norm())}
+
     def label_from(self, highest_weight: tuple[int, ...], charge: tuple[int, ...]) -> Label:
         return self.check_label(tuple(highest_weight))
 

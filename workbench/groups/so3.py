@@ -131,6 +131,9 @@ class SU2(Group):
     def _cg_phase(self, a: Label, b: Label, c: Label, C: torch.Tensor) -> torch.Tensor:
         return C * condon_shortley_phase(C, (a[0], b[0], c[0]))
 
+    def describe(self, element: GroupElement) -> dict[str, Any]:
+        return {"angle": float(torch.tensor(element.factors[0]).norm())}
+
     def label_from(self, highest_weight: tuple[int, ...], charge: tuple[int, ...]) -> Label:
         return (highest_weight[0],)
 
@@ -197,6 +200,12 @@ class SO3(Group):
 
     def highest_weight(self, label: Label) -> tuple[int, ...]:
         return (2 * label[0],)
+
+    def describe(self, element: GroupElement) -> dict[str, Any]:
+        row = {"angle": float(torch.tensor(element.factors[0]).norm())}
+        if element.discrete:
+            row["inversion"] = bool(element.discrete[0] % 2)
+        return row
 
     def _cg_phase(self, a: Label, b: Label, c: Label, C: torch.Tensor) -> torch.Tensor:
         """Condon-Shortley phase, read in the complex basis |l, m> = Q-rotated real basis."""
