@@ -246,3 +246,34 @@ def test_disk_cache_is_used_and_corrupt_entries_are_recomputed(tmp_path, monkeyp
     assert torch.equal(SO3().cg(2, 2, 2), first)
     assert torch.load(entry, weights_only=True).shape == first.shape
     cgmod._memory_cached.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("group", "spec", "k"),
+    [
+        (O3(), "1x0e + 1x1o", 3),
+        (O3(), "2x1o", 2),
+        (SU2(), "1/2 + 1", 2),
+        (Lorentz(), "(0,0) + (1,1)", 3),
+        (SL2C(), "(1,0)", 2),
+    ],
+    ids=ids,
+)
+def test_symmetric_power_bases_are_symmetric_equivariant_and_complete(group, spec, k):
+    V = group.Irreps(spec)
+    sample_options = {} if group.compact else {"max_rapidity": 1.5}
+    elements = group.sample(3, seed=4, **sample_options)
+    x = torch.randn(V.dim, dtype=torch.float64).to(group.dtype)
+    letters = "abcdefg"[:k]
+    for mul, c in group.symmetric_power(V, k):
+        U = group.symmetric_power_basis(V, k, c)
+        assert U.shape == (mul, *(V.dim,) * k, c.dim)  # as many paths as the decomposition says
+        flat = U.reshape(mul, -1)
+        assert torch.allclose(flat.conj() @ flat.T, torch.eye(mul, dtype=U.dtype), atol=1e-12)
+        assert (U - U.transpose(1, 2)).abs().max() < 1e-12
+        contract = f"p{letters}m," + ",".join(letters) + "->pm"
+        for g in elements:
+            D, Dc = group.rep(V, g), group.rep(c, g)
+            y = torch.einsum(contract, U, *[x] * k)
+            y_rotated = torch.einsum(contract, U, *[D @ x] * k)
+            assert _rel(y_rotated, y @ Dc.T) < 1e-10

@@ -367,6 +367,13 @@ class Group(ABC):
 
         return symmetric_power(self.Irreps(irreps), k)
 
+    def symmetric_power_basis(self, irreps: Any, k: int, c: Any) -> torch.Tensor:
+        """(n_paths, d, ..., d, d_c): equivariant symmetric maps Sym^k(irreps) -> c, the change
+        of basis MACE's symmetric contraction needs; see ``symmetric_power.py``."""
+        from .symmetric_power import symmetric_power_basis
+
+        return symmetric_power_basis(self.Irreps(irreps), k, self.irrep(c))
+
 
 def structure_constants(X: torch.Tensor) -> torch.Tensor:
     """f_abc with [X_a, X_b] = sum_c f_abc X_c, by least squares on a faithful rep X."""

@@ -101,10 +101,7 @@ def _solve(a: Irrep, b: Irrep, c: Irrep) -> torch.Tensor:
                 k_s,
             )
         )
-    A = scipy.sparse.vstack(blocks).tocsc()
-    gram = (A.conj().T @ A).toarray()
-    values, vectors = np.linalg.eigh(gram)
-    null = vectors[:, values <= 1e-10 * max(1.0, float(values[-1]))]
+    null = _null_space(scipy.sparse.vstack(blocks))
     if null.shape[1] == 0:
         return _empty(group, da, db, dc)
 
@@ -126,6 +123,13 @@ def _solve(a: Irrep, b: Irrep, c: Irrep) -> torch.Tensor:
             raise ArithmeticError(f"{group}: Clebsch-Gordan tensor of {a} x {b} -> {c} not real")
         return C.real.contiguous()
     return C
+
+
+def _null_space(A: scipy.sparse.spmatrix) -> np.ndarray:
+    """Orthonormal columns spanning the null space of a sparse system, via its Gram matrix."""
+    A = A.tocsc()
+    values, vectors = np.linalg.eigh((A.conj().T @ A).toarray())
+    return vectors[:, values <= 1e-10 * max(1.0, float(values[-1]))]
 
 
 def _algebra_equations(Xa, Xb, Xc, i_s, j_s, k_s) -> scipy.sparse.coo_matrix:
@@ -184,20 +188,23 @@ def _coo(rows, cols, vals, shape) -> scipy.sparse.coo_matrix:
 
 
 def _canonical_basis(V: np.ndarray) -> np.ndarray:
-    """Orthonormal basis of span(rows of V) fixed by the convention in the module docstring."""
-    Q, _ = np.linalg.qr(V.T)  # (N, n) orthonormal columns spanning the same space
+    """Orthonormal basis of span(rows of V) fixed by the convention in the module docstring.
+
+    With Q an orthonormal basis of the span (N x n), P e_s = Q conj(Q[s]); the Gram-Schmidt
+    runs on these n-dimensional coefficient vectors, O(N n^2) in all.
+    """
+    Q, _ = np.linalg.qr(V.T)
     n = Q.shape[1]
-    paths: list[np.ndarray] = []
-    for s in range(Q.shape[0]):
-        r = Q @ Q[s].conj()  # P e_s
-        for u in paths:
-            r = r - u * (u.conj() @ r)
+    A = np.zeros((0, n), dtype=Q.dtype)  # rows: coefficients of the paths found so far
+    for s in np.nonzero(np.linalg.norm(Q, axis=1) > _PIVOT)[0]:
+        q = Q[s].conj()
+        r = q - A.T @ (A.conj() @ q)
         norm = np.linalg.norm(r)
         if norm > _PIVOT:
-            paths.append(r / norm)
-            if len(paths) == n:
+            A = np.vstack([A, r / norm])
+            if len(A) == n:
                 break
-    return np.stack(paths)
+    return A @ Q.T
 
 
 def _empty(group, da: int, db: int, dc: int) -> torch.Tensor:
