@@ -1,5 +1,6 @@
 """Jupyter widgets of the Equivariant Workbench (anywidget; assets ship inside the package)."""
 
 from .equivariance import EquivarianceCheck
+from .irreps import IrrepsExplorer
 
-__all__ = ["EquivarianceCheck"]
+__all__ = ["EquivarianceCheck", "IrrepsExplorer"]

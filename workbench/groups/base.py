@@ -271,6 +271,12 @@ class Group(ABC):
             return spec
         if isinstance(spec, Irrep):
             return Irreps(self, ((1, self.irrep(spec)),))
+        if isinstance(spec, (int, tuple)):  # a label given in code, such as 2 or (1, -1)
+            try:
+                return Irreps(self, ((1, self.irrep(spec)),))
+            except ValueError:
+                if isinstance(spec, int):
+                    raise
         if isinstance(spec, str):
             terms = []
             for term in _split_terms(spec):
@@ -321,6 +327,11 @@ class Group(ABC):
     @property
     def _faithful_label(self) -> Label:
         return self.check_label(self._example_label)
+
+    @property
+    def _menu_seeds(self) -> tuple[Label, ...]:
+        """Irreps whose tensor powers reach every irrep (used to list irreps in menus)."""
+        return (self._faithful_label,)
 
     def rep(self, irreps: Any, element: GroupElement) -> torch.Tensor:
         """(d, d) matrix of ``element`` on an irrep or a direct sum of irreps."""
@@ -376,11 +387,19 @@ class Group(ABC):
 
 
 def structure_constants(X: torch.Tensor) -> torch.Tensor:
-    """f_abc with [X_a, X_b] = sum_c f_abc X_c, by least squares on a faithful rep X."""
+    """Real f_abc with [X_a, X_b] = sum_c f_abc X_c, by least squares on a faithful rep X.
+
+    Solved over the reals (real and imaginary parts stacked): the X_a are a basis of a real Lie
+    algebra, which a complex representation may map to complex-linearly dependent matrices.
+    """
     n = X.shape[0]
+    X = X.to(torch.complex128)
     commutators = torch.einsum("aij,bjk->abik", X, X) - torch.einsum("bij,ajk->abik", X, X)
     basis = X.reshape(n, -1).T  # (d*d, n)
-    f = torch.linalg.lstsq(basis, commutators.reshape(n * n, -1).T).solution  # (n, n*n)
+    rhs = commutators.reshape(n * n, -1).T  # (d*d, n*n)
+    f = torch.linalg.lstsq(
+        torch.cat([basis.real, basis.imag]), torch.cat([rhs.real, rhs.imag])
+    ).solution
     return f.T.reshape(n, n, n)
 
 

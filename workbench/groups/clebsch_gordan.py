@@ -68,8 +68,10 @@ def _solve(a: Irrep, b: Irrep, c: Irrep) -> torch.Tensor:
     if n_unknowns == 0:
         return _empty(group, da, db, dc)
 
+    inverse = {id(U): torch.linalg.inv(U) for U in (Ua, Ub, Uc)}
+
     def to_weight_basis(X: torch.Tensor, U: torch.Tensor) -> np.ndarray:
-        return (torch.linalg.inv(U) @ X.to(torch.complex128) @ U).numpy()
+        return (inverse[id(U)] @ X.to(torch.complex128) @ U).numpy()
 
     blocks = []
     for Xa, Xb, Xc in zip(

@@ -82,7 +82,7 @@ class SL2C(Group):
     """SL(2, C), the double cover of the Lorentz group; irreps (l, k) with l, k >= 0."""
 
     compact = False
-    _example_label = (1, 1)
+    _example_label = (1, 0)
 
     @property
     def name(self) -> str:
@@ -138,6 +138,10 @@ class SL2C(Group):
     def highest_weight(self, label: Label) -> tuple[int, ...]:
         return label
 
+    @property
+    def _menu_seeds(self) -> tuple[Label, ...]:
+        return ((1, 0), (0, 1)) if self.name == "SL(2,C)" else ((1, 1),)
+
     def describe(self, element: GroupElement) -> dict[str, Any]:
         """Rotation angle and rapidity of g = exp(rotation) exp(boost)."""
         rotation, boost = (torch.tensor(c) for c in element.factors)
@@ -172,6 +176,8 @@ class SL2C(Group):
 @dataclass(frozen=True)
 class Lorentz(SL2C):
     """SO(1, 3)^+, the proper orthochronous Lorentz group: irreps (l, k) with l + k even."""
+
+    _example_label = (1, 1)
 
     @property
     def name(self) -> str:
