@@ -24,7 +24,7 @@ $(STAMP):
 	  echo "error: could not create $(VENV) with $(PYTHON); on Debian: apt-get install python3-venv"; exit 1; }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 	  -c constraints.txt -e ".[$(EXTRAS)]"
-	@rm -f $(VENV)/.installed-*
+	@find $(VENV) -maxdepth 1 -name '.installed-*' ! -name '.installed-$(HASH)-*' -delete
 	@touch $@
 	@echo "installed equivariant-workbench[$(EXTRAS)] into $(VENV)"
 
@@ -62,8 +62,10 @@ format: install
 test: install browser-deps lint
 	WORKBENCH_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install
-	$(BIN)/python -m benchmarks
+# The reference codes (lie-nn) are benchmark-only dependencies: the `bench` extra.
+bench:
+	$(MAKE) --no-print-directory install EXTRAS=dev,bench
+	$(BIN)/python -m benchmarks $(BENCH)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache tests/browser/screenshots

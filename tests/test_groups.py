@@ -9,7 +9,7 @@ import pytest
 import torch
 from e3nn import o3
 
-from workbench.groups import O3, SL2C, SO3, SU2, Lorentz
+from workbench.groups import O3, SL2C, SO3, SU, SU2, Lorentz
 from workbench.groups.base import GroupElement, structure_constants
 
 IRREPS = {
@@ -18,6 +18,8 @@ IRREPS = {
     O3(): ["0e", "1o", "1e", "2e", "3o"],
     SL2C(): ["(0,0)", "(1,0)", "(0,1)", "(1,1)", "(2,0)", "(2,1)"],
     Lorentz(): ["(0,0)", "(1,1)", "(2,0)", "(0,2)", "(2,2)", "(3,1)"],
+    SU(3): ["(0,0)", "(1,0)", "(0,1)", "(1,1)", "(2,0)", "(3,0)"],
+    SU(4): ["(0,0,0)", "(1,0,0)", "(0,0,1)", "(0,1,0)", "(1,0,1)"],
 }
 GROUP_IRREP = [(g, ir) for g, labels in IRREPS.items() for ir in labels]
 TRIPLES = [
@@ -33,6 +35,10 @@ TRIPLES = [
     (Lorentz(), "(1,1)", "(1,1)", "(2,2)"),
     (Lorentz(), "(2,2)", "(2,2)", "(4,4)"),
     (Lorentz(), "(1,1)", "(2,0)", "(1,1)"),
+    (SU(3), "(1,0)", "(0,1)", "(1,1)"),
+    (SU(3), "(1,1)", "(1,1)", "(1,1)"),
+    (SU(3), "(1,1)", "(1,1)", "(2,2)"),
+    (SU(4), "(1,0,0)", "(0,0,1)", "(1,0,1)"),
 ]
 ids = lambda x: str(x)  # noqa: E731
 
@@ -59,8 +65,9 @@ def test_weights_and_representation_matrices(group, label):
     assert weights.shape == (ir.dim, group.rank)
     assert tuple(weights.max(0).values.tolist())[: group.rank] >= (0,) * group.rank
     assert tuple(group.highest_weight(ir.label)) in {tuple(w) for w in weights.tolist()}
-    # weights come in +- pairs (the Weyl group contains -1 for these algebras)
-    assert sorted(map(tuple, weights.tolist())) == sorted(map(tuple, (-weights).tolist()))
+    # weights come in +- pairs where the Weyl group contains -1 (not for SU(n), n > 2)
+    if not (isinstance(group, SU) and group.n > 2):
+        assert sorted(map(tuple, weights.tolist())) == sorted(map(tuple, (-weights).tolist()))
     for g in group.sample(3, seed=1):
         D = group.rep(ir, g)
         inverse = GroupElement(group, tuple(tuple(-c for c in f) for f in reversed(g.factors)))
@@ -256,6 +263,8 @@ def test_disk_cache_is_used_and_corrupt_entries_are_recomputed(tmp_path, monkeyp
         (SU2(), "1/2 + 1", 2),
         (Lorentz(), "(0,0) + (1,1)", 3),
         (SL2C(), "(1,0)", 2),
+        (SU(3), "(1,0)", 3),
+        (SU(3), "(1,1)", 2),
     ],
     ids=ids,
 )
@@ -277,3 +286,36 @@ def test_symmetric_power_bases_are_symmetric_equivariant_and_complete(group, spe
             y = torch.einsum(contract, U, *[x] * k)
             y_rotated = torch.einsum(contract, U, *[D @ x] * k)
             assert _rel(y_rotated, y @ Dc.T) < 1e-10
+
+
+def test_su3_closed_forms():
+    """3 x 3bar = 1 + 8, 3 x 3 = 3bar + 6, 8 x 8 = 1 + 8 + 8 + 10 + 10bar + 27 (twice 8: 2
+    paths), weights of the octet = roots + 2 zeros, Weyl dimensions."""
+    g = SU(3)
+    assert str(g.decompose("(1,0)", "(0,1)")) == "1x(0,0) + 1x(1,1)"
+    assert str(g.decompose("(1,0)", "(1,0)")) == "1x(0,1) + 1x(2,0)"
+    product = g.decompose("(1,1)", "(1,1)")
+    assert sorted(ir.dim for mul, ir in product for _ in range(mul)) == [1, 8, 8, 10, 10, 27]
+    assert g.cg("(1,1)", "(1,1)", "(1,1)").shape[0] == 2
+    roots = {(2, -1), (-1, 2), (1, 1), (-2, 1), (1, -2), (-1, -1)}
+    octet = [tuple(w) for w in g.weights("(1,1)").tolist()]
+    assert set(octet) == roots | {(0, 0)} and octet.count((0, 0)) == 2
+    assert [g.irrep(x).dim for x in ("(1,0)", "(1,1)", "(3,0)", "(2,2)", "(4,1)")] == [
+        3,
+        8,
+        10,
+        27,
+        35,
+    ]
+    sym = g.symmetric_power("(1,1)", 2)  # Sym^2 8 = 1 + 8 + 27
+    assert str(sym) == "1x(0,0) + 1x(1,1) + 1x(2,2)"
+
+
+def test_su3_sampling_is_haar_like_and_special_unitary():
+    g = SU(3)
+    D = torch.stack([g.rep("(1,0)", e) for e in g.sample(400, seed=9)])
+    eye = torch.eye(3, dtype=D.dtype)
+    assert torch.allclose(D @ D.conj().transpose(1, 2), eye.expand_as(D), atol=1e-10)
+    assert torch.allclose(torch.linalg.det(D), torch.ones(400, dtype=D.dtype), atol=1e-10)
+    # Haar: E|U_00|^2 = 1/n, E[U_00] = 0
+    assert abs(D[:, 0, 0].abs().pow(2).mean() - 1 / 3) < 0.05 and D[:, 0, 0].mean().abs() < 0.1

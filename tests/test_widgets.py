@@ -74,3 +74,34 @@ def test_plotly_is_inlined_not_loaded_from_a_cdn():
     assert not re.search(r"https?://", own), "widget code must not reference remote URLs"
     with pytest.raises(ValueError, match="unknown front-end library"):
         widget_esm("equivariance.js", ("d3",))
+
+
+# --- IrrepsExplorer ---------------------------------------------------------------------
+
+
+def test_irreps_explorer_computes_everything_in_python():
+    from widgets import IrrepsExplorer
+
+    w = IrrepsExplorer("SU(3)", "(1,1)", "(1,1)")
+    assert [d["label"] for d in w.decomposition] == ["(0,0)", "(1,1)", "(0,3)", "(3,0)", "(2,2)"]
+    assert sum(d["mul"] * d["dim"] for d in w.decomposition) == 64
+    assert w.residual < 1e-10 and w.cg_view["paths"] == 1 and w.cg_view["shape"] == [8, 8, 27]
+    w.irrep_c = "(1,1)"
+    assert w.cg_view["paths"] == 2
+    # the octet's non-zero weights sit on a regular hexagon in the Killing-form geometry
+    xy = torch.tensor(w.weights["a"]["xy"])
+    radii = xy.norm(dim=1)
+    assert torch.allclose(radii[radii > 1e-9], radii[radii > 1e-9][0].expand(6))
+    w.group_name = "SO(1,3)"
+    assert w.irrep_a == "(1,1)" and not w.compact
+    w.rapidity = 2.5
+    assert w.residual < 1e-10
+    w.irrep_a = "(1,0)"  # a spinor is not an SO(1,3) irrep: shown as an error, not raised
+    assert "l + k" in w.error
+
+
+def test_irreps_explorer_rejects_unknown_groups():
+    from widgets import IrrepsExplorer
+
+    with pytest.raises(ValueError, match="unknown group"):
+        IrrepsExplorer("E8")
