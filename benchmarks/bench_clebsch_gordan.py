@@ -1,11 +1,12 @@
 """Clebsch-Gordan tensors and symmetric powers: workbench.groups vs lie-nn, cold and cached.
 
-Every timing is one call in a fresh process with one BLAS thread, imports excluded (ours: with
-an empty disk cache, so it includes building the irreps; "disk" is a second process reading the cache;
-"memory" a repeated call). lie-nn has no cache, so its cold time is what every call costs. Each
-row also gives the intertwiner error of the result, max |X_c C - C (X_a x 1 + 1 x X_b)|:
-lie-nn 0.0.0's tabulated SU(3) coefficients are wrong and its Lorentz (4,4) case fails, so its
-"generic" solver is shown too. Needs lie-nn (``make bench`` installs the ``bench`` extra).
+Every timing is one call in a fresh process with one BLAS thread, imports excluded (ours:
+with an empty disk cache, so it includes building the irreps; "disk" is a second process
+reading the cache; "memory" a repeated call). lie-nn has no cache, so its cold time is what
+every call costs. Each row also gives the intertwiner error of the result,
+max |X_c C - C (X_a x 1 + 1 x X_b)|: lie-nn 0.0.0's tabulated SU(3) coefficients are wrong
+and its Lorentz (4,4) case fails, so its "generic" solver is shown too. Needs lie-nn
+(``make bench`` installs the ``bench`` extra).
 """
 
 from __future__ import annotations

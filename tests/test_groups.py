@@ -9,7 +9,7 @@ import pytest
 import torch
 from e3nn import o3
 
-from workbench.groups import O3, SL2C, SO3, SU, SU2, Lorentz
+from workbench.groups import O3, SL2C, SO, SO3, SU, SU2, Lorentz, O
 from workbench.groups.base import GroupElement, structure_constants
 
 IRREPS = {
@@ -20,6 +20,11 @@ IRREPS = {
     Lorentz(): ["(0,0)", "(1,1)", "(2,0)", "(0,2)", "(2,2)", "(3,1)"],
     SU(3): ["(0,0)", "(1,0)", "(0,1)", "(1,1)", "(2,0)", "(3,0)"],
     SU(4): ["(0,0,0)", "(1,0,0)", "(0,0,1)", "(0,1,0)", "(1,0,1)"],
+    SO(2): ["(0)", "(1)", "(-1)", "(2)"],
+    SO(4): ["(0,0)", "(1,0)", "(1,1)", "(1,-1)", "(2,0)"],
+    SO(5): ["(0,0)", "(1,0)", "(1,1)", "(2,0)"],
+    O(5): ["(0,0)e", "(1,0)o", "(1,1)e", "(2,0)e", "(0,0)o"],
+    SO(6): ["(0,0,0)", "(1,0,0)", "(1,1,0)", "(1,1,1)"],
 }
 GROUP_IRREP = [(g, ir) for g, labels in IRREPS.items() for ir in labels]
 TRIPLES = [
@@ -39,6 +44,12 @@ TRIPLES = [
     (SU(3), "(1,1)", "(1,1)", "(1,1)"),
     (SU(3), "(1,1)", "(1,1)", "(2,2)"),
     (SU(4), "(1,0,0)", "(0,0,1)", "(1,0,1)"),
+    (SO(2), "(1)", "(2)", "(3)"),
+    (SO(4), "(1,0)", "(1,0)", "(1,1)"),
+    (SO(5), "(1,0)", "(1,0)", "(2,0)"),
+    (SO(5), "(1,1)", "(1,0)", "(2,1)"),
+    (O(5), "(1,0)o", "(1,1)e", "(1,0)o"),
+    (SO(6), "(1,0,0)", "(1,1,0)", "(1,1,1)"),
 ]
 ids = lambda x: str(x)  # noqa: E731
 
@@ -63,10 +74,9 @@ def test_weights_and_representation_matrices(group, label):
     ir = group.irrep(label)
     weights = group.weights(ir)
     assert weights.shape == (ir.dim, group.rank)
-    assert tuple(weights.max(0).values.tolist())[: group.rank] >= (0,) * group.rank
     assert tuple(group.highest_weight(ir.label)) in {tuple(w) for w in weights.tolist()}
-    # weights come in +- pairs where the Weyl group contains -1 (not for SU(n), n > 2)
-    if not (isinstance(group, SU) and group.n > 2):
+    # weights come in +- pairs where the Weyl group contains -1 (not SU(n > 2), SO(2), SO(6))
+    if group.name in {"SU(2)", "SO(3)", "O(3)", "SL(2,C)", "SO(1,3)", "SO(4)", "SO(5)", "O(5)"}:
         assert sorted(map(tuple, weights.tolist())) == sorted(map(tuple, (-weights).tolist()))
     for g in group.sample(3, seed=1):
         D = group.rep(ir, g)
@@ -265,6 +275,8 @@ def test_disk_cache_is_used_and_corrupt_entries_are_recomputed(tmp_path, monkeyp
         (SL2C(), "(1,0)", 2),
         (SU(3), "(1,0)", 3),
         (SU(3), "(1,1)", 2),
+        (SO(5), "(1,0)", 3),
+        (O(5), "(0,0)e + (1,0)o", 2),
     ],
     ids=ids,
 )
@@ -319,3 +331,29 @@ def test_su3_sampling_is_haar_like_and_special_unitary():
     assert torch.allclose(torch.linalg.det(D), torch.ones(400, dtype=D.dtype), atol=1e-10)
     # Haar: E|U_00|^2 = 1/n, E[U_00] = 0
     assert abs(D[:, 0, 0].abs().pow(2).mean() - 1 / 3) < 0.05 and D[:, 0, 0].mean().abs() < 0.1
+
+
+def test_orthogonal_groups_closed_forms():
+    """Weyl dimensions and the classic products: SO(n) v x v = 1 + 2-forms + traceless
+    symmetric; SO(4) 2-forms split into self-dual and anti-self-dual; the invariant of two
+    vectors is delta_ij; O(n) parity."""
+    for n in (3, 4, 5, 6, 7):
+        g = SO(n)
+        v = g.irrep(g._example_label)
+        product = g.decompose(v, v)
+        dims = sorted(ir.dim for mul, ir in product for _ in range(mul))
+        expected = sorted([1, n * (n - 1) // 2, n * (n + 1) // 2 - 1])
+        if n == 4:
+            expected = [1, 3, 3, 9]
+        if n == 6:
+            expected = [1, 15, 20]
+        assert dims == expected, (n, product)
+        invariant = g.cg(v, v, g.irrep((0,) * g.m))[0, :, :, 0]
+        assert torch.allclose(invariant / invariant[0, 0], torch.eye(n, dtype=invariant.dtype))
+    assert [SO(5).irrep(x).dim for x in ("(2,1)", "(2,2)", "(3,0)")] == [35, 35, 30]
+    assert SO(2).decompose("(1)", "(-1)") == SO(2).Irreps("(0)")
+    assert str(O(5).decompose("(1,0)o", "(1,0)o")) == "1x(0,0)e + 1x(1,1)e + 1x(2,0)e"
+    with pytest.raises(NotImplementedError, match="even n"):
+        O(4)
+    with pytest.raises(ValueError, match="partition"):
+        SO(5).irrep("(0,1)")

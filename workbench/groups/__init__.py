@@ -4,11 +4,13 @@ tensor-product and symmetric-power decompositions (after lie-nn, arXiv 2306.0009
 from .base import Group, GroupElement, Irrep, Irreps
 from .lorentz import SL2C, Lorentz
 from .so3 import O3, SO3, SU2
+from .son import SO, O
 from .su import SU
 
 __all__ = [
     "O3",
     "SL2C",
+    "SO",
     "SO3",
     "SU",
     "SU2",
@@ -17,4 +19,5 @@ __all__ = [
     "Irrep",
     "Irreps",
     "Lorentz",
+    "O",
 ]

@@ -72,8 +72,10 @@ def _add(group: Group, x: Key, y: Key) -> Key:
 
 def _peel(group: Group, counts: Counter) -> Irreps:
     """Split a weight multiset into irreps, highest weights first."""
-    # height of a Dynkin-basis weight w: its coefficient sum on the simple roots, w A^-1 1
-    height = torch.linalg.inv(group.cartan_matrix.double()).sum(dim=1)
+    # height of a Dynkin-basis weight w: its coefficient sum on the simple roots. With
+    # A_ij = <alpha_i^v, alpha_j>, alpha_j = sum_i A_ij omega_i, so omega_i = sum_j (A^-1)_ji
+    # alpha_j and height(w) = sum_ij w_i (A^-1)_ji (column sums; A is not symmetric for B_m)
+    height = torch.linalg.inv(group.cartan_matrix.double()).sum(dim=0)
     counts = +counts
     found: Counter = Counter()
     while counts:
