@@ -9,7 +9,7 @@ import anywidget
 import torch
 import traitlets
 
-from workbench.groups import O3, SL2C, SO3, SU2, Group, GroupElement, Lorentz
+from workbench.groups import O3, SL2C, SO, SO3, SU, SU2, Group, GroupElement, Lorentz
 
 from ._assets import widget_css, widget_esm
 
@@ -18,13 +18,7 @@ __all__ = ["IrrepsExplorer", "default_groups", "weight_coordinates"]
 
 def default_groups() -> dict[str, Group]:
     """The groups offered in the explorer, by name."""
-    groups: list[Group] = [SO3(), O3(), SU2(), SL2C(), Lorentz()]
-    try:
-        from workbench.groups import SU
-
-        groups.insert(3, SU(3))
-    except ImportError:  # SU(n) not available in this build
-        pass
+    groups: list[Group] = [SO3(), O3(), SU2(), SU(3), SO(4), SO(5), SL2C(), Lorentz()]
     return {g.name: g for g in groups}
 
 
@@ -142,7 +136,7 @@ class IrrepsExplorer(anywidget.AnyWidget):
         """g = exp(angle X_z) exp(rapidity K_z) in this group's generator basis."""
         group = self.group
         rotation = [0.0] * group.algebra_dim
-        rotation[2] = self.angle  # third generator: rotation about z (SU(3): lambda_1 pair)
+        rotation[2] = self.angle  # the third generator (SO(3): about z; SO(n): L_14 or L_23)
         factors = [tuple(rotation)]
         if not group.compact:
             boost = [0.0] * group.algebra_dim
