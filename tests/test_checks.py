@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
@@ -23,17 +22,7 @@ from workbench.checks import (
     parse_irreps,
     summarize,
 )
-
-
-@contextlib.contextmanager
-def default_dtype(dtype: torch.dtype):
-    """Build e3nn modules in ``dtype`` (their constants follow the default dtype)."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(previous)
+from workbench.checks.actions import _default_dtype as default_dtype
 
 
 @pytest.fixture
