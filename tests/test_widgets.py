@@ -79,8 +79,9 @@ def test_plotly_is_inlined_not_loaded_from_a_cdn():
 # --- IrrepsExplorer ---------------------------------------------------------------------
 
 
-def test_irreps_explorer_computes_everything_in_python():
+def test_irreps_explorer_computes_everything_in_python(monkeypatch):
     from widgets import IrrepsExplorer
+    from widgets import irreps as irreps_module
 
     w = IrrepsExplorer("SU(3)", "(1,1)", "(1,1)")
     assert [d["label"] for d in w.decomposition] == ["(0,0)", "(1,1)", "(0,3)", "(3,0)", "(2,2)"]
@@ -94,7 +95,16 @@ def test_irreps_explorer_computes_everything_in_python():
     assert torch.allclose(radii[radii > 1e-9], radii[radii > 1e-9][0].expand(6))
     w.group_name = "SO(1,3)"
     assert w.irrep_a == "(1,1)" and not w.compact
-    w.rapidity = 2.5
+    seen = []
+    monkeypatch.setattr(
+        irreps_module, "intertwiner_residual", lambda *args: seen.append(args[-1]) or 0.5
+    )
+    w.rapidity = 2.5  # every control recomputes the check with the element it describes
+    w.angle = 1.25
+    assert [g.factors[1][5] for g in seen] == [2.5, 2.5] and seen[-1].factors[0][2] == 1.25
+    assert w.residual == 0.5
+    monkeypatch.undo()
+    w.rapidity = 3.0
     assert w.residual < 1e-10
     w.irrep_a = "(1,0)"  # a spinor is not an SO(1,3) irrep: shown as an error, not raised
     assert "l + k" in w.error

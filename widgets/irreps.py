@@ -126,8 +126,9 @@ class IrrepsExplorer(anywidget.AnyWidget):
             self._hold = False
             self._update()
 
-    @traitlets.observe("irrep_a", "irrep_b", "irrep_c", "path", "slice_index", "generator")
-    @traitlets.observe("angle", "rapidity")
+    @traitlets.observe(
+        "irrep_a", "irrep_b", "irrep_c", "path", "slice_index", "generator", "angle", "rapidity"
+    )
     def _on_change(self, change: dict) -> None:
         if not self._hold:
             self._update()
