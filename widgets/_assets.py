@@ -47,9 +47,11 @@ def _library_prelude(name: str) -> str:
 
 @functools.cache
 def widget_esm(filename: str, libs: Sequence[str] = ()) -> str:
-    """The ES module of a widget (``widgets/<filename>``) with the named libraries inlined."""
+    """The ES module of a widget (``widgets/<filename>``): the named libraries inlined, then
+    the helpers every widget shares (``_shared.js``), then the widget's own code."""
+    shared = (_HERE / "_shared.js").read_text("utf-8")
     source = (_HERE / filename).read_text("utf-8")
-    return "".join(_library_prelude(lib) for lib in libs) + source
+    return "".join(_library_prelude(lib) for lib in libs) + shared + source
 
 
 def widget_css(filename: str) -> str:

@@ -1,5 +1,6 @@
 // Front end of widgets.EquivarianceCheck: draws what Python computed, sends angles back.
-// `Plotly` is defined by the vendored plotly.js inlined before this module (widgets/_assets.py).
+// `Plotly` (vendored plotly.js) and the helpers `el`, `resizePlotsWithContainers` (_shared.js)
+// are defined before this module by widgets/_assets.py.
 
 const ANGLES = [
   { name: "alpha", label: "α", max: 2 * Math.PI },
@@ -8,16 +9,6 @@ const ANGLES = [
 ];
 const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
 const FLOOR = 1e-18; // relative errors of exactly 0 are drawn here on the log axis
-
-function el(tag, attrs = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  for (const child of children) node.appendChild(child);
-  return node;
-}
 
 function layout(title, extra = {}) {
   return {
@@ -143,13 +134,7 @@ function render({ model, el: root }) {
     container.dataset.wbReady = "1";
   }
 
-  // Plotly sizes a plot when it is drawn, which may be before the page has laid it out.
-  const resize = new ResizeObserver((entries) => {
-    for (const entry of entries) {
-      if (entry.target.querySelector(".main-svg")) Plotly.Plots.resize(entry.target);
-    }
-  });
-  for (const plot of Object.values(plots)) resize.observe(plot);
+  const resize = resizePlotsWithContainers(Object.values(plots));
 
   syncControls();
   syncBadge();

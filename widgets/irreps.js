@@ -1,18 +1,9 @@
 // Front end of widgets.IrrepsExplorer: menus and sliders in, plots out; no math here.
-// `Plotly` is defined by the vendored plotly.js inlined before this module (widgets/_assets.py).
+// `Plotly` (vendored plotly.js) and the helpers `el`, `resizePlotsWithContainers` (_shared.js)
+// are defined before this module by widgets/_assets.py.
 
 const CONFIG = { displaylogo: false, responsive: true };
 const COLORS = { a: "#1565c0", b: "#ef6c00", c: "#2e7d32" };
-
-function el(tag, attrs = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  for (const child of children) node.appendChild(child);
-  return node;
-}
 
 function layout(title, extra = {}) {
   return {
@@ -170,12 +161,7 @@ function render({ model, el: root }) {
     container.dataset.wbReady = "1";
   }
 
-  const resize = new ResizeObserver((entries) => {
-    for (const entry of entries) {
-      if (entry.target.querySelector(".main-svg")) Plotly.Plots.resize(entry.target);
-    }
-  });
-  for (const plot of Object.values(plots)) resize.observe(plot);
+  const resize = resizePlotsWithContainers(Object.values(plots));
 
   const refresh = () => {
     syncControls();
