@@ -12,12 +12,18 @@ B^H (X (x) 1 + 1 (x) X) B.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
-__all__ = ["root_coefficients", "submodule_of_power", "submodule_of_product"]
+__all__ = [
+    "root_coefficients",
+    "submodule_of_power",
+    "submodule_of_product",
+    "tensor_irrep",
+]
 
 
 def root_coefficients(X: np.ndarray, H: np.ndarray, root: np.ndarray) -> np.ndarray:
@@ -115,3 +121,42 @@ def submodule_of_power(X: np.ndarray, lowering: np.ndarray, v: np.ndarray, N: in
         v,
     )
     return generators
+
+
+def tensor_irrep(
+    label: tuple[int, ...],
+    X: np.ndarray,
+    lowering: np.ndarray,
+    top_vectors: Callable[[int, bool], list[np.ndarray]],
+    smaller: Callable[[tuple[int, ...]], tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(generators, highest-weight vector) of the irrep with partition ``label`` (its last
+    entry negative for the second half-spin-free irrep of D_m), built one Young column at a time.
+
+    An h-form (one column: (1, ..., 1, 0, ...)) is generated in V^{(x) h} by the wedge of the
+    top weight vectors ``top_vectors(h, last_negative)``; any other label peels its first
+    column, lambda = lambda' + omega_h, inside V_lambda' (x) V_omega_h, where ``smaller``
+    returns (generators, highest-weight vector) of smaller labels (cached by the caller).
+    """
+    m = len(label)
+    n = X.shape[-1]
+    h = sum(1 for x in label if x != 0)
+    column = tuple(1 if i < h else 0 for i in range(m))
+    if label[-1] < 0:
+        column = (*column[:-1], -1)
+    if label == column:
+        vectors = top_vectors(h, label[-1] < 0)
+        wedge = np.zeros((n,) * h, dtype=np.complex128)
+        for perm in itertools.permutations(range(h)):
+            term = vectors[perm[0]]
+            for p in perm[1:]:
+                term = np.multiply.outer(term, vectors[p])
+            wedge += np.linalg.det(np.eye(h)[list(perm)]) * term
+        generators = submodule_of_power(X, lowering, wedge.reshape(-1), h).numpy()
+    else:
+        rest = tuple(x - c for x, c in zip(label, column, strict=True))
+        (Xa, va), (Xb, vb) = smaller(rest), smaller(column)
+        generators = submodule_of_product(Xa, Xb, lowering, va, vb)[0].numpy()
+    top = np.zeros(generators.shape[-1], dtype=np.complex128)
+    top[0] = 1.0  # every submodule basis starts with its highest-weight vector
+    return generators, top
