@@ -9,7 +9,7 @@ import pytest
 import torch
 from e3nn import o3
 
-from workbench.groups import O3, SL2C, SO, SO3, SU, SU2, Lorentz, O
+from workbench.groups import O3, SL2C, SO, SO3, SU, SU2, Lorentz, O, Sp
 from workbench.groups.base import GroupElement, structure_constants
 
 IRREPS = {
@@ -25,6 +25,8 @@ IRREPS = {
     SO(5): ["(0,0)", "(1,0)", "(1,1)", "(2,0)"],
     O(5): ["(0,0)e", "(1,0)o", "(1,1)e", "(2,0)e", "(0,0)o"],
     SO(6): ["(0,0,0)", "(1,0,0)", "(1,1,0)", "(1,1,1)"],
+    Sp(4): ["(0,0)", "(1,0)", "(1,1)", "(2,0)"],
+    Sp(6): ["(0,0,0)", "(1,0,0)", "(1,1,0)", "(1,1,1)"],
 }
 GROUP_IRREP = [(g, ir) for g, labels in IRREPS.items() for ir in labels]
 TRIPLES = [
@@ -50,6 +52,9 @@ TRIPLES = [
     (SO(5), "(1,1)", "(1,0)", "(2,1)"),
     (O(5), "(1,0)o", "(1,1)e", "(1,0)o"),
     (SO(6), "(1,0,0)", "(1,1,0)", "(1,1,1)"),
+    (Sp(4), "(1,0)", "(1,0)", "(1,1)"),
+    (Sp(4), "(1,0)", "(1,1)", "(1,0)"),
+    (Sp(6), "(1,0,0)", "(1,1,0)", "(1,1,1)"),
 ]
 ids = lambda x: str(x)  # noqa: E731
 
@@ -76,7 +81,8 @@ def test_weights_and_representation_matrices(group, label):
     assert weights.shape == (ir.dim, group.rank)
     assert tuple(group.highest_weight(ir.label)) in {tuple(w) for w in weights.tolist()}
     # weights come in +- pairs where the Weyl group contains -1 (not SU(n > 2), SO(2), SO(6))
-    if group.name in {"SU(2)", "SO(3)", "O(3)", "SL(2,C)", "SO(1,3)", "SO(4)", "SO(5)", "O(5)"}:
+    minus_one_in_weyl = {"SU(2)", "SO(3)", "O(3)", "SL(2,C)", "SO(1,3)", "SO(4)", "SO(5)", "O(5)"}
+    if group.name in minus_one_in_weyl or group.name.startswith("Sp"):
         assert sorted(map(tuple, weights.tolist())) == sorted(map(tuple, (-weights).tolist()))
     for g in group.sample(3, seed=1):
         D = group.rep(ir, g)
@@ -277,6 +283,7 @@ def test_disk_cache_is_used_and_corrupt_entries_are_recomputed(tmp_path, monkeyp
         (SU(3), "(1,1)", 2),
         (SO(5), "(1,0)", 3),
         (O(5), "(0,0)e + (1,0)o", 2),
+        (Sp(4), "(1,0)", 3),
     ],
     ids=ids,
 )
@@ -357,3 +364,24 @@ def test_orthogonal_groups_closed_forms():
         O(4)
     with pytest.raises(ValueError, match="partition"):
         SO(5).irrep("(0,1)")
+
+
+def test_symplectic_closed_forms():
+    """Sp(2n): the algebra preserves J, dimensions n(2n+1); Sp(4): 4 x 4 = 1 + 5 + 10 with the
+    singlet the symplectic form J; Sym^2 of the defining rep is the adjoint."""
+    for dim in (2, 4, 6):
+        g = Sp(dim)
+        X = g.generators(g._example_label)
+        n = dim // 2
+        J = torch.zeros(dim, dim, dtype=X.dtype)
+        J[:n, n:], J[n:, :n] = torch.eye(n), -torch.eye(n)
+        assert X.shape[0] == n * (2 * n + 1)
+        assert (X.transpose(1, 2) @ J + J @ X).abs().max() < 1e-15
+    g = Sp(4)
+    assert str(g.decompose("(1,0)", "(1,0)")) == "1x(0,0) + 1x(1,1) + 1x(2,0)"
+    assert str(g.symmetric_power("(1,0)", 2)) == "1x(2,0)"
+    form = g.cg("(1,0)", "(1,0)", "(0,0)")[0, :, :, 0]
+    J = torch.zeros(4, 4, dtype=form.dtype)
+    J[:2, 2:], J[2:, :2] = torch.eye(2), -torch.eye(2)
+    assert torch.allclose(form / form[0, 2], J, atol=1e-12)
+    assert [Sp(6).irrep(x).dim for x in ("(1,1,0)", "(1,1,1)", "(2,0,0)")] == [14, 14, 21]

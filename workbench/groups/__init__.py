@@ -5,6 +5,7 @@ from .base import Group, GroupElement, Irrep, Irreps
 from .lorentz import SL2C, Lorentz
 from .so3 import O3, SO3, SU2
 from .son import SO, O
+from .sp import Sp
 from .su import SU
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "Irreps",
     "Lorentz",
     "O",
+    "Sp",
 ]
