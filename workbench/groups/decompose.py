@@ -81,7 +81,7 @@ def _peel(group: Group, counts: Counter) -> Irreps:
     while counts:
         weight, charge = max(counts, key=lambda key: (float(height @ _t(key[0])), key))
         ir = Irrep(group, group.label_from(weight, charge))
-        if tuple(group.highest_weight(ir.label)) != weight:
+        if weight not in {tuple(w) for w in group.weights(ir).tolist()}:
             raise ArithmeticError(f"{group}: peeled {weight} but built {ir} ({ir.label})")
         for key in weight_multiset(Irreps(group, ((1, ir),))):
             counts[key] -= 1

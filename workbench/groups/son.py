@@ -238,17 +238,16 @@ class SO(Group):
 
 @dataclass(frozen=True)
 class O(SO):  # noqa: E742 - the group's name
-    """O(n) for odd n: SO(n) x {1, -1}; irreps "(l...)e" (even) and "(l...)o" (odd)."""
+    """O(n). For odd n: SO(n) x {1, -1}, irreps "(l...)e" / "(l...)o" by the action of -1
+    (like e3nn's parity). ``O(2m)`` returns an :class:`OEven`, whose irreps are labelled by
+    the reflection's action instead."""
 
     n: int = 3
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.n % 2 == 0:
-            raise NotImplementedError(
-                f"O({self.n}) for even n is not a direct product with {{1, -1}} and is not "
-                f"built yet; use SO({self.n}), or O(n) with n odd"
-            )
+    def __new__(cls, n: int = 3):  # O(2m) is not SO(2m) x {1, -1}: its own class
+        if cls is O and isinstance(n, int) and n % 2 == 0:
+            return super().__new__(OEven)
+        return super().__new__(cls)
 
     @property
     def name(self) -> str:
@@ -303,6 +302,153 @@ class O(SO):  # noqa: E742 - the group's name
 
     def sample(self, n: int, seed: int = 0, **kwargs: Any) -> list[GroupElement]:
         """Haar-random rotations; every second one composed with the inversion -1."""
+        return [
+            GroupElement(self, g.factors, (i % 2,))
+            for i, g in enumerate(SO(self.n).sample(n, seed))
+        ]
+
+
+def _generator_signs(n: int) -> np.ndarray:
+    """s_a with R L_ij R = s_a L_ij for the reflection R = diag(1, ..., 1, -1)."""
+    return np.array(
+        [
+            -1.0 if (j == n - 1) != (i == n - 1) else 1.0
+            for i, j in itertools.combinations(range(n), 2)
+        ]
+    )
+
+
+@functools.lru_cache(maxsize=128)
+def _reflection(n: int, partition: Label) -> np.ndarray:
+    """The reflection R = diag(1, ..., 1, -1) on the SO(n) irrep ``partition`` (l_m = 0), with
+    R v_top = v_top (the natural tensor action).
+
+    R F R^-1 = F' with F' = sum_a s_a c_a X_a for every lowering operator F = sum_a c_a X_a,
+    so R (F_i1 ... F_ik v_top) = F'_i1 ... F'_ik v_top: R = U' U^-1 over a spanning set of
+    lowering words.
+    """
+    X = SO(n).generators(partition).numpy()
+    d = X.shape[-1]
+    if d == 1:  # the trivial irrep (the only one with l_m = 0 for O(2))
+        return np.ones((1, 1), dtype=np.complex128)
+    c = _lowering(n)
+    F = np.einsum("ia,ajk->ijk", c, X)
+    Fr = np.einsum("ia,ajk->ijk", c * _generator_signs(n), X)
+    top = np.eye(d, dtype=np.complex128)[0]
+    U, Ur, frontier = [top], [top], [(top, top)]
+    while frontier and len(U) < d:
+        new = []
+        for u, ur in frontier:
+            for f, fr in zip(F, Fr, strict=True):
+                w = f @ u
+                if np.linalg.matrix_rank(np.stack([*U, w], axis=1), tol=1e-8) > len(U):
+                    U.append(w)
+                    Ur.append(fr @ ur)
+                    new.append((w, fr @ ur))
+        frontier = new
+    return np.stack(Ur, axis=1) @ np.linalg.inv(np.stack(U, axis=1))
+
+
+_O_EVEN = re.compile(r"^\s*\(\s*(\d+(?:\s*,\s*\d+)*)\s*\)\s*(det)?\s*$")
+
+
+@dataclass(frozen=True)
+class OEven(O):
+    """O(n) for even n = 2m: SO(n) and the reflection R = diag(1, ..., 1, -1).
+
+    Irreps: for l_m = 0, ``"(l_1,...,l_m)"`` is the SO(n) irrep with R acting naturally and
+    ``"(l_1,...,l_m)det"`` the same twisted by the determinant (``"(0,0)det"`` is det itself);
+    for l_m > 0, ``"(l_1,...,l_m)"`` is V_lambda + V_R(lambda), on which R swaps the two halves
+    (dimension 2 dim V_lambda). Label = (l_1..l_m, s), s = +1 (natural), -1 (det), or 0
+    (paired). The vector is ``(1,0,...)`` (for O(2), the paired charges +-1).
+    """
+
+    def __post_init__(self) -> None:
+        SO.__post_init__(self)
+
+    @property
+    def _example_label(self) -> Label:  # type: ignore[override]
+        return (1,) + (0,) * (self.m - 1) + ((1,) if self.m >= 2 else (0,))
+
+    def parse_label(self, text: str) -> Label:
+        match = _O_EVEN.match(text)
+        if match is None:
+            raise ValueError(
+                f"invalid {self.name} irrep {text!r}: expected a partition, optionally followed "
+                f"by 'det', e.g. {self.format_label(self._example_label)!r} or '(0,...)det'"
+            )
+        part = tuple(int(x) for x in match.group(1).split(","))
+        sign = -1 if match.group(2) else (1 if part[-1] == 0 else 0)
+        return self.check_label((*part, sign))
+
+    def format_label(self, label: Label) -> str:
+        return SO.format_label(self, label[:-1]) + ("det" if label[-1] == -1 else "")
+
+    def check_label(self, label: Any) -> Label:
+        ok = isinstance(label, tuple) and len(label) == self.m + 1 and label[-1] in (1, -1, 0)
+        if ok:
+            part = SO.check_label(self, label[:-1])
+            ok = part[-1] >= 0 and ((label[-1] == 0) == (part[-1] > 0))
+        if not ok:
+            raise ValueError(
+                f"invalid {self.name} label {label!r}: expected (l_1..l_m, s) with l_m >= 0, "
+                f"s = +-1 when l_m = 0 (-1: twisted by det) and s = 0 when l_m > 0 (a 'det' "
+                f"twist of a paired irrep is the same irrep)"
+            )
+        return label
+
+    def dim(self, label: Label) -> int:
+        return SO.dim(self, label[:-1]) * (2 if label[-1] == 0 else 1)
+
+    def _generators(self, label: Label) -> torch.Tensor:
+        X = SO(self.n).generators(label[:-1])
+        if label[-1] != 0:
+            return X
+        signs = torch.from_numpy(_generator_signs(self.n)).to(X.dtype)
+        return torch.stack([torch.block_diag(x, s * x) for x, s in zip(X, signs, strict=True)])
+
+    def _cartan(self, label: Label) -> torch.Tensor:
+        return SO._cartan(self, label)
+
+    def _discrete_generators(self, label: Label) -> torch.Tensor:
+        if label[-1] != 0:
+            return label[-1] * torch.from_numpy(_reflection(self.n, label[:-1]))[None]
+        d = SO.dim(self, label[:-1])
+        eye, zero = torch.eye(d, dtype=torch.complex128), torch.zeros(d, d, dtype=torch.complex128)
+        return torch.cat([torch.cat([zero, eye], 1), torch.cat([eye, zero], 1)])[None]
+
+    def charge(self, label: Label) -> tuple[int, ...]:
+        return ()
+
+    def label_from(self, highest_weight: tuple[int, ...], charge: tuple[int, ...]) -> Label:
+        part = SO(self.n).label_from(highest_weight, ())
+        if part[-1] != 0:
+            return (*part[:-1], abs(part[-1]), 0)
+        return (*part, 1)  # decompose() splits these into + and - with the solver
+
+    def decompose(self, a: Any, b: Any):
+        """Weights give the SO(n) content; the +/- split of each l_m = 0 irrep is counted by
+        the Clebsch-Gordan solver (the reflection is not central)."""
+        from .base import Irreps
+
+        A, B = self.Irreps(a), self.Irreps(b)
+        terms = []
+        for mul, ir in super().decompose(A, B):
+            if ir.label[-1] == 0:
+                terms.append((mul, ir))
+                continue
+            plus = self.irrep((*ir.label[:-1], 1))
+            p = sum(ma * mb * self.cg(x, y, plus).shape[0] for ma, x in A for mb, y in B)
+            terms += [(p, plus), (mul - p, self.irrep((*ir.label[:-1], -1)))]
+        return Irreps(self, tuple(terms)).sort().simplify()
+
+    def symmetric_power(self, irreps: Any, k: int):
+        raise NotImplementedError(
+            f"symmetric powers of {self.name} (even n) are not built yet; use SO({self.n})"
+        )
+
+    def sample(self, n: int, seed: int = 0, **kwargs: Any) -> list[GroupElement]:
+        """Haar-random rotations; every second one composed with the reflection R."""
         return [
             GroupElement(self, g.factors, (i % 2,))
             for i, g in enumerate(SO(self.n).sample(n, seed))
