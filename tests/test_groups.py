@@ -127,10 +127,6 @@ def test_tensor_products_and_symmetric_powers_have_the_right_dimensions(group):
         for b in labels[:4]:
             product = group.decompose(a, b)
             assert product.dim == group.irrep(a).dim * group.irrep(b).dim
-    if group.name in {"O(2)", "O(4)"}:  # not built yet: the reflection is not central
-        with pytest.raises(NotImplementedError, match="symmetric powers"):
-            group.symmetric_power(labels[1], 2)
-        return
     for spec in [labels[1], f"{labels[0]} + {labels[3]}", f"2x{labels[2]}"]:
         V = group.Irreps(spec)
         for k in (2, 3):
@@ -190,11 +186,15 @@ def test_su2_closed_forms():
     assert torch.allclose(scalar, expected, atol=1e-12)
 
 
-def test_schur_orthogonality_for_compact_groups():
+@pytest.mark.parametrize(
+    ("g", "labels"),
+    [(SU2(), ("1/2", "1")), (SO3(), ("1", "2")), (SU(3), ("(1,0)", "(0,1)", "(1,1)"))],
+    ids=ids,
+)
+def test_schur_orthogonality_for_compact_groups(g, labels):
     """E_g[D^a_ij conj(D^b_kl)] = delta_ab delta_ik delta_jl / d_a under Haar samples."""
-    g = SU2()
     elements = g.sample(3000, seed=5)
-    Ds = {label: torch.stack([g.rep(label, e) for e in elements]) for label in ("1/2", "1")}
+    Ds = {label: torch.stack([g.rep(label, e) for e in elements]) for label in labels}
     for a in Ds:
         for b in Ds:
             m = torch.einsum("nij,nkl->ijkl", Ds[a], Ds[b].conj()) / len(elements)
@@ -295,6 +295,9 @@ def test_disk_cache_is_used_and_corrupt_entries_are_recomputed(tmp_path, monkeyp
         (SO(5), "(1,0)", 3),
         (O(5), "(0,0)e + (1,0)o", 2),
         (Sp(4), "(1,0)", 3),
+        (O(4), "(1,0)", 2),
+        (O(4), "(0,0)det + (1,1)", 2),
+        (O(2), "(1)", 3),
     ],
     ids=ids,
 )
@@ -414,3 +417,6 @@ def test_orthogonal_groups_of_even_dimension():
     )
     with pytest.raises(ValueError, match="det"):
         o4.irrep("(1,1)det")  # a paired irrep has no det twist (it absorbs it)
+    assert str(o4.symmetric_power("(1,0)", 2)) == "1x(0,0) + 1x(2,0)"
+    # Sym^2 of the 2-forms: the Pfaffian-like invariant of O(4) is det-twisted
+    assert o4.symmetric_power("(1,1)", 2).count("(0,0)det") == 1

@@ -443,9 +443,20 @@ class OEven(O):
         return Irreps(self, tuple(terms)).sort().simplify()
 
     def symmetric_power(self, irreps: Any, k: int):
-        raise NotImplementedError(
-            f"symmetric powers of {self.name} (even n) are not built yet; use SO({self.n})"
-        )
+        """Weights give the SO(n) content of Sym^k; the +/- split of each l_m = 0 irrep is
+        counted by the symmetric-power solver."""
+        from .base import Irreps
+
+        V = self.Irreps(irreps)
+        terms = []
+        for mul, ir in super().symmetric_power(V, k):
+            if ir.label[-1] == 0:
+                terms.append((mul, ir))
+                continue
+            plus = self.irrep((*ir.label[:-1], 1))
+            p = self.symmetric_power_basis(V, k, plus).shape[0]
+            terms += [(p, plus), (mul - p, self.irrep((*ir.label[:-1], -1)))]
+        return Irreps(self, tuple(terms)).sort().simplify()
 
     def sample(self, n: int, seed: int = 0, **kwargs: Any) -> list[GroupElement]:
         """Haar-random rotations; every second one composed with the reflection R."""

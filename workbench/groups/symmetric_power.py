@@ -8,7 +8,8 @@ eq. 10; lie-nn, arXiv 2306.00091, section 3.3). They solve
 .. math:: X_c U - U \rho_k(X) = 0, \qquad
           \rho_k(X) = \sum_{t=1}^k 1 \otimes \dots X_t \dots \otimes 1
 
-for every generator X, and P_c U = U P^{\otimes k} for diagonal discrete generators (parity).
+for every generator X, and P_c U = U P^{\otimes k} for the discrete generators (parity, the
+reflection of O(2m)).
 The unknowns are one entry per multiset {i_1 <= ... <= i_k} and output index m with matching
 weights (sum of w_i = w_m), in a weight basis, so the system has C(d + k - 1, k) columns at
 most, not d^k. Paths follow the basis convention of ``clebsch_gordan`` and are orthonormal
@@ -111,20 +112,21 @@ def _solve(irreps: Irreps, k: int, c: Irrep) -> torch.Tensor:
                     v.append(-X[a][i, j] * J.count(int(j)))
         blocks.append((r, s_, v))
     for Pv, Pcv in zip(P, Pc, strict=True):
-        if np.abs(Pv - np.diag(np.diag(Pv))).max() > 1e-12:
-            raise NotImplementedError(
-                f"{group}: symmetric powers with non-diagonal discrete generators"
-            )
+        Pv = np.where(np.abs(Pv) > 1e-13, Pv, 0)
         r, s_, v = [], [], []
-        p = np.diag(Pv)
         for s, (I, m) in enumerate(unknowns):
-            for mp in np.nonzero(Pcv[:, m])[0]:
+            for mp in np.nonzero(Pcv[:, m])[0]:  # P_c U
                 r.append(row(int(mp), I))
                 s_.append(s)
                 v.append(Pcv[mp, m])
-            r.append(row(m, I))
-            s_.append(s)
-            v.append(-np.prod(p[list(I)]))
+            # - U P^(x)k at sorted J: sum over the orderings I' of I of prod_t P[I'_t, J_t]
+            for ordered in set(itertools.permutations(I)):
+                choices = [np.nonzero(Pv[i])[0] for i in ordered]
+                for J in itertools.product(*choices):
+                    if all(J[t] <= J[t + 1] for t in range(k - 1)):
+                        r.append(row(m, tuple(int(j) for j in J)))
+                        s_.append(s)
+                        v.append(-np.prod([Pv[i, j] for i, j in zip(ordered, J, strict=True)]))
         blocks.append((r, s_, v))
     n_rows = len(rows)
     A = scipy.sparse.vstack(
