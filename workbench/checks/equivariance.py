@@ -241,7 +241,8 @@ def _cast(fn: Callable[..., Any], dtype: torch.dtype | None) -> tuple[Callable, 
         dtype = params[0].dtype if params else torch.get_default_dtype()
     if not (dtype.is_floating_point or dtype.is_complex):
         raise ValueError(f"dtype must be a floating (or complex) dtype, got {dtype}")
-    if params and any(p.dtype != dtype for p in params):
+    real = dtype.to_real() if dtype.is_complex else dtype  # real weights act on complex reps
+    if params and any(p.dtype != real for p in params):
         raise ValueError(
             f"fn's parameters are {params[0].dtype} but the check was asked in {dtype}: build "
             f"the module in {dtype} (torch.set_default_dtype({dtype}) before constructing it, "
