@@ -160,3 +160,43 @@ def tensor_irrep(
     top = np.zeros(generators.shape[-1], dtype=np.complex128)
     top[0] = 1.0  # every submodule basis starts with its highest-weight vector
     return generators, top
+
+
+# --- orthogonal-basis helpers shared by SO(n) and Sp(2n) ------------------------------------
+
+
+def weyl_dimension(label: tuple[int, ...], rho: list, with_eps: bool) -> int:
+    """prod_{i<j} <l, e_i -+ e_j> / <rho, e_i -+ e_j> (times prod_i l_i / rho_i when the
+    roots include multiples of e_i: B_m and C_n), with l = label + rho, exact in Fractions."""
+    from fractions import Fraction
+
+    lam = [Fraction(x) + r for x, r in zip(label, rho, strict=True)]
+    num = den = Fraction(1)
+    for i, j in itertools.combinations(range(len(lam)), 2):
+        num *= (lam[i] - lam[j]) * (lam[i] + lam[j])
+        den *= (rho[i] - rho[j]) * (rho[i] + rho[j])
+    if with_eps:
+        for i in range(len(lam)):
+            num *= lam[i]
+            den *= rho[i]
+    return int(num / den)
+
+
+def dynkin_labels(coroots: list[np.ndarray], label: tuple[int, ...]) -> tuple[int, ...]:
+    """Dynkin labels a_i = <lambda, alpha_i^v> of a weight given in the orthogonal basis."""
+    return tuple(round(float(np.dot(c, label))) for c in coroots)
+
+
+def orthogonal_weight(coroots: list[np.ndarray], dynkin: tuple[int, ...]) -> tuple[int, ...]:
+    """The weight in the orthogonal basis from its Dynkin labels; ValueError if not integral
+    (a spinor weight of SO(n))."""
+    lam = np.linalg.solve(np.array(coroots, dtype=float), np.array(dynkin, dtype=float))
+    if np.abs(lam - np.round(lam)).max() > 1e-9:
+        raise ValueError(f"{dynkin} is a spinor weight (not supported)")
+    return tuple(round(x) for x in lam)
+
+
+def dynkin_cartan(coroots: list[np.ndarray], H: torch.Tensor) -> torch.Tensor:
+    """H_i = sum_k coroot_i[k] H'_k from the orthogonal-basis Cartan elements H' (rank, d, d)."""
+    c = torch.tensor(np.array(coroots), dtype=torch.complex128)
+    return torch.einsum("ik,kab->iab", c, H.to(torch.complex128))

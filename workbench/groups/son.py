@@ -25,7 +25,14 @@ import numpy as np
 import torch
 
 from .base import Group, GroupElement, Label
-from .highest_weight import root_coefficients, tensor_irrep
+from .highest_weight import (
+    dynkin_cartan,
+    dynkin_labels,
+    orthogonal_weight,
+    root_coefficients,
+    tensor_irrep,
+    weyl_dimension,
+)
 
 __all__ = ["SO", "O"]
 
@@ -180,16 +187,7 @@ class SO(Group):
         rho = [
             Fraction(2 * (m - i) - 1, 2) if self.n % 2 else Fraction(m - i - 1) for i in range(m)
         ]
-        lam = [Fraction(x) + r for x, r in zip(label, rho, strict=True)]
-        num = den = Fraction(1)
-        for i, j in itertools.combinations(range(m), 2):
-            num *= (lam[i] - lam[j]) * (lam[i] + lam[j])
-            den *= (rho[i] - rho[j]) * (rho[i] + rho[j])
-        if self.n % 2:
-            for i in range(m):
-                num *= lam[i]
-                den *= rho[i]
-        return int(num / den)
+        return weyl_dimension(label, rho, with_eps=bool(self.n % 2))
 
     # --- generators --------------------------------------------------------------------------
 
@@ -202,19 +200,16 @@ class SO(Group):
         _, _, _, _, coroots = _structure(self.n)
         index = {pair: a for a, pair in enumerate(itertools.combinations(range(self.n), 2))}
         Hp = torch.stack([1j * X[index[(2 * k, 2 * k + 1)]] for k in range(self.m)])
-        c = torch.tensor(np.array(coroots), dtype=torch.complex128)
-        return torch.einsum("ik,kab->iab", c, Hp)
+        return dynkin_cartan(coroots, Hp)
 
     def highest_weight(self, label: Label) -> tuple[int, ...]:
-        _, _, _, _, coroots = _structure(self.n)
-        return tuple(round(float(np.dot(c, label))) for c in coroots)
+        return dynkin_labels(_structure(self.n)[4], label)
 
     def label_from(self, highest_weight: tuple[int, ...], charge: tuple[int, ...]) -> Label:
-        _, _, _, _, coroots = _structure(self.n)
-        lam = np.linalg.solve(np.array(coroots, dtype=float), np.array(highest_weight, float))
-        if np.abs(lam - np.round(lam)).max() > 1e-9:
-            raise ValueError(f"{self.name}: {highest_weight} is a spinor weight (not supported)")
-        return self.check_label(tuple(round(x) for x in lam))
+        try:
+            return self.check_label(orthogonal_weight(_structure(self.n)[4], highest_weight))
+        except ValueError as err:
+            raise ValueError(f"{self.name}: {err}") from None
 
     def sample(self, n: int, seed: int = 0, **kwargs: Any) -> list[GroupElement]:
         """Haar-random rotations (QR of a Gaussian matrix, det +1) as exp(sum_ij c_ij L_ij)."""

@@ -23,7 +23,14 @@ import numpy as np
 import torch
 
 from .base import Group, GroupElement, Label
-from .highest_weight import root_coefficients, tensor_irrep
+from .highest_weight import (
+    dynkin_cartan,
+    dynkin_labels,
+    orthogonal_weight,
+    root_coefficients,
+    tensor_irrep,
+    weyl_dimension,
+)
 
 __all__ = ["Sp"]
 
@@ -139,17 +146,7 @@ class Sp(Group):
 
     def dim(self, label: Label) -> int:
         """Weyl's formula for C_n: rho_i = n - i (i = 0..n-1), roots eps_i +- eps_j, 2 eps_i."""
-        n = self.n
-        rho = [Fraction(n - i) for i in range(n)]
-        lam = [Fraction(x) + r for x, r in zip(label, rho, strict=True)]
-        num = den = Fraction(1)
-        for i, j in itertools.combinations(range(n), 2):
-            num *= (lam[i] - lam[j]) * (lam[i] + lam[j])
-            den *= (rho[i] - rho[j]) * (rho[i] + rho[j])
-        for i in range(n):
-            num *= lam[i]
-            den *= rho[i]
-        return int(num / den)
+        return weyl_dimension(label, [Fraction(self.n - i) for i in range(self.n)], with_eps=True)
 
     def _generators(self, label: Label) -> torch.Tensor:
         return torch.from_numpy(_irrep(self.n, label)[0])
@@ -158,17 +155,13 @@ class Sp(Group):
         X = self.generators(label)
         _, _, _, coroots = _structure(self.n)
         Hp = torch.stack([-1j * X[k] for k in range(self.n)])
-        c = torch.tensor(np.array(coroots), dtype=torch.complex128)
-        return torch.einsum("ik,kab->iab", c, Hp)
+        return dynkin_cartan(coroots, Hp)
 
     def highest_weight(self, label: Label) -> tuple[int, ...]:
-        _, _, _, coroots = _structure(self.n)
-        return tuple(round(float(np.dot(c, label))) for c in coroots)
+        return dynkin_labels(_structure(self.n)[3], label)
 
     def label_from(self, highest_weight: tuple[int, ...], charge: tuple[int, ...]) -> Label:
-        _, _, _, coroots = _structure(self.n)
-        lam = np.linalg.solve(np.array(coroots, float), np.array(highest_weight, float))
-        return self.check_label(tuple(round(x) for x in lam))
+        return self.check_label(orthogonal_weight(_structure(self.n)[3], highest_weight))
 
     def sample(self, n: int, seed: int = 0, scale: float = 1.0, **kwargs: Any):
         """Random elements exp(sum_a c_a X_a), c_a ~ N(0, scale^2) (not Haar-distributed)."""
