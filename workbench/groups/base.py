@@ -325,6 +325,12 @@ class Group(ABC):
         return structure_constants(X)
 
     @property
+    def trivial(self) -> Irrep:
+        """The trivial irrep (O(3): ``0e``): the invariants."""
+        charge = tuple(0 for _ in self.charge(self._faithful_label))
+        return Irrep(self, self.label_from((0,) * self.rank, charge))
+
+    @property
     def _faithful_label(self) -> Label:
         return self.check_label(self._example_label)
 

@@ -16,6 +16,8 @@ import torch
 
 from workbench.groups import O3, Group, Irreps
 
+from ._util import split_blocks
+
 __all__ = ["Linear"]
 
 
@@ -54,7 +56,7 @@ class Linear(torch.nn.Module):
                 f"{self.irreps_in.dim}"
             )
         batch = x.shape[:-1]
-        blocks_in = _split(x, self.irreps_in)
+        blocks_in = split_blocks(x, self.irreps_in)
         out = [x.new_zeros(*batch, mul, ir.dim) for mul, ir in self.irreps_out]
         offset = 0
         for (i, j), (u, w), alpha in zip(
@@ -67,12 +69,3 @@ class Linear(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.irreps_in} -> {self.irreps_out}, {self.weight.numel()} weights"
-
-
-def _split(x: torch.Tensor, irreps: Irreps) -> list[torch.Tensor]:
-    """Per block of ``irreps``: (..., mul, dim) views of x."""
-    blocks, start = [], 0
-    for mul, ir in irreps:
-        blocks.append(x[..., start : start + mul * ir.dim].reshape(*x.shape[:-1], mul, ir.dim))
-        start += mul * ir.dim
-    return blocks

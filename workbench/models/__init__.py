@@ -1,0 +1,1 @@
+"""Model families, one module per seed paper, built from ``workbench.nn``."""
