@@ -2,5 +2,6 @@
 
 from .equivariance import EquivarianceCheck
 from .irreps import IrrepsExplorer
+from .pointcloud import PointCloudView
 
-__all__ = ["EquivarianceCheck", "IrrepsExplorer"]
+__all__ = ["EquivarianceCheck", "IrrepsExplorer", "PointCloudView"]

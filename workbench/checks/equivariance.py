@@ -224,8 +224,13 @@ def _as_list(irreps: Any) -> list[Any]:
 def _act(
     group: GroupAction, reps: list[Any], xs: list[torch.Tensor], g: Any, dtype: torch.dtype
 ) -> list[torch.Tensor]:
-    """D(g) x for each (irreps, tensor) pair, acting on the last axis."""
-    return [x @ group.matrix(r, g, dtype).T for x, r in zip(xs, reps, strict=True)]
+    """D(g) x for each (irreps, tensor) pair, acting on the last axis (a real output of a
+    complex representation, such as real invariants, is promoted to complex)."""
+    out = []
+    for x, r in zip(xs, reps, strict=True):
+        D = group.matrix(r, g, dtype)
+        out.append((x.to(D.dtype) if D.is_complex() and not x.is_complex() else x) @ D.T)
+    return out
 
 
 def _cast(fn: Callable[..., Any], dtype: torch.dtype | None) -> tuple[Callable, torch.dtype]:

@@ -16,12 +16,14 @@ def split_blocks(x: torch.Tensor, irreps: Irreps) -> list[torch.Tensor]:
     return blocks
 
 
-def compute_dtype(*dtypes: torch.dtype) -> torch.dtype:
-    """The dtype to compute in: promoted, and complex if any operand is (real inputs times
-    complex Clebsch-Gordan tensors of a complex representation stay complex)."""
+def compute_dtype(*dtypes: torch.dtype, complex_: bool = False) -> torch.dtype:
+    """The dtype to compute in: the inputs' promoted dtype, made complex if ``complex_`` (real
+    inputs times complex Clebsch-Gordan tensors of a complex representation stay complex)."""
     out = dtypes[0]
     for d in dtypes[1:]:
         out = torch.promote_types(out, d)
+    if complex_ and not out.is_complex:
+        out = torch.complex128 if out == torch.float64 else torch.complex64
     return out
 
 

@@ -17,6 +17,7 @@ import torch
 
 from workbench.groups import Group, Irreps
 
+from ._util import compute_dtype
 from .embedding import InvariantForm
 
 __all__ = ["EdgeHarmonics"]
@@ -81,7 +82,7 @@ class EdgeHarmonics(torch.nn.Module):
             if k not in powers:
                 powers[k] = _power(x, k)
             U = getattr(self, f"U{j}")
-            dtype = torch.promote_types(U.dtype, x.dtype)
+            dtype = compute_dtype(x.dtype, complex_=U.is_complex())
             out.append(powers[k].to(dtype) @ U.to(dtype))
         return torch.cat(out, dim=-1)
 

@@ -109,7 +109,7 @@ class SymmetricContraction(torch.nn.Module):
                 if nu in terms:
                     U, W = terms[nu]
                     # c[s, k, i_1..i_nu, m] = sum_p W[s, p, k] U[p, i_1..i_nu, m]
-                    dtype = compute_dtype(x.dtype, U.dtype)
+                    dtype = compute_dtype(x.dtype, complex_=U.is_complex())
                     c = torch.einsum("p...,spk->sk...", U.to(dtype), W.to(dtype))
                     if out is None:  # top order: contract per species, then pick s(z)
                         out = torch.einsum("sk...im,zki->zsk...m", c, x.to(dtype))[z, species]

@@ -167,7 +167,7 @@ class TensorProduct(torch.nn.Module):
                 )
         weight = self._weights(weight, x, y)
         batch = torch.broadcast_shapes(x.shape[:-1], y.shape[:-1])
-        dtype = compute_dtype(x.dtype, y.dtype, *(getattr(self, k).dtype for k in self._cg_keys))
+        dtype = compute_dtype(x.dtype, y.dtype, complex_=self.group.dtype.is_complex)
         x = x.to(dtype).expand(*batch, -1).reshape(-1, x.shape[-1])
         y = y.to(dtype).expand(*batch, -1).reshape(-1, y.shape[-1])
         weight = weight.to(dtype)
