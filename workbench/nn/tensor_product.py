@@ -108,6 +108,7 @@ class TensorProduct(torch.nn.Module):
         for k, (a, b, c) in enumerate(triples):
             self.register_buffer(f"cg{k}", group.cg(a, b, c), persistent=False)
         self._cg_keys = [f"cg{triples.index(self._irreps_of(ins))}" for ins in self.instructions]
+        self._fused = self._build_fused()
         if self.internal_weights and self.weight_numel:
             self.weight = torch.nn.Parameter(torch.randn(self.weight_numel))
         else:
@@ -144,6 +145,80 @@ class TensorProduct(torch.nn.Module):
             raise ValueError(f"{ins}: mode uuu needs equal multiplicities, got {u}, {v}, {w}")
         return (u,)
 
+    def _build_fused(self) -> bool:
+        """When y has multiplicity 1 everywhere (edge harmonics) and every instruction is a
+        weighted uvw or uvu with mul_out = mul1 x mul2: one matrix per block of x,
+        F_i1[j, i, K] = alpha C^p_{i j k} stacked over its instructions (K runs over their
+        outputs), so that x (x) y is one matmul with y and one batched matmul with x."""
+        if not self.instructions or any(
+            mul != 1 for mul, _ in self.irreps_in2
+        ) or any(
+            not ins.has_weight
+            or ins.mode not in ("uvw", "uvu")
+            or (ins.mode == "uvu" and self.irreps_out[ins.i_out][0] != prod(shape))
+            for ins, shape in zip(self.instructions, self.path_shapes, strict=True)
+        ):  # fmt: skip
+            return False
+        starts2 = _starts(self.irreps_in2)
+        self._fused_plan = []  # per block of x: (buffer name, [(instruction #, k0, k1)])
+        for i1, (_, a) in enumerate(self.irreps_in1):
+            members = [k for k, ins in enumerate(self.instructions) if ins.i_in1 == i1]
+            if not members:
+                continue
+            size = sum(self.irreps_out[self.instructions[k].i_out][1].dim for k in members)
+            F = torch.zeros(a.dim, self.irreps_in2.dim, size, dtype=self.group.dtype)
+            plan, k0 = [], 0
+            for k in members:
+                ins = self.instructions[k]
+                b, c = self.irreps_in2[ins.i_in2][1], self.irreps_out[ins.i_out][1]
+                C = getattr(self, self._cg_keys[k])[ins.path]
+                j0 = starts2[ins.i_in2]
+                F[:, j0 : j0 + b.dim, k0 : k0 + c.dim] = self.alphas[k] * C
+                plan.append((k, k0, k0 + c.dim))
+                k0 += c.dim
+            # stored (d2, K, da): y @ F is then (Z, K, da) without a copy
+            self.register_buffer(f"fused{i1}", F.permute(1, 2, 0).contiguous(), persistent=False)
+            self._fused_plan.append((i1, f"fused{i1}", plan))
+        self._weight_offsets = list(_starts_of([prod(s) for s in self.path_shapes]))
+        return True
+
+    def _forward_fused(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor):
+        """Blocks laid out (Z, dc, u) so each output block is one (Z dc, sum u) x (sum u, w)
+        matmul; ``torch.split`` keeps the backward pass to one concatenation per block."""
+        n, dtype = x.shape[0], x.dtype
+        xs = split_blocks(x, self.irreps_in1)
+        parts: list[list[tuple[torch.Tensor, int]]] = [[] for _ in self.irreps_out]
+        for i1, name, plan in self._fused_plan:
+            F = getattr(self, name).to(dtype)  # (d2, K, da)
+            yF = (y @ F.reshape(F.shape[0], -1)).reshape(n, F.shape[1], F.shape[2])
+            xyF = torch.bmm(yF, xs[i1].transpose(1, 2))  # (Z, K, u)
+            pieces = torch.split(xyF, [k1 - k0 for _, k0, k1 in plan], dim=1)
+            for (k, _, _), piece in zip(plan, pieces, strict=True):
+                parts[self.instructions[k].i_out].append((piece, k))
+        blocks = []
+        for o, (mul, ir) in enumerate(self.irreps_out):
+            if not parts[o]:
+                blocks.append(x.new_zeros(n, mul * ir.dim))
+                continue
+            if self.instructions[parts[o][0][1]].mode == "uvu":
+                z = sum(self._uvu_weight(t, k, weight) for t, k in parts[o])  # (Z, dc, u)
+            else:  # uvw: one matmul over all instructions into this block
+                t = torch.cat([t for t, _ in parts[o]], dim=2)  # (Z, dc, sum u)
+                W = torch.cat([self._uvw_weight(k, weight) for _, k in parts[o]], dim=-2)
+                z = t @ W  # (Z, dc, w)
+            blocks.append(z.transpose(1, 2).reshape(n, mul * ir.dim))
+        return torch.cat(blocks, dim=-1)
+
+    def _uvw_weight(self, k: int, weight: torch.Tensor) -> torch.Tensor:
+        u, v, w = self.path_shapes[k]
+        start = self._weight_offsets[k]
+        return weight[..., start : start + u * v * w].reshape(*weight.shape[:-1], u * v, w)
+
+    def _uvu_weight(self, t: torch.Tensor, k: int, weight: torch.Tensor) -> torch.Tensor:
+        u, _ = self.path_shapes[k]
+        start = self._weight_offsets[k]
+        return t * weight[..., start : start + u].unsqueeze(-2)
+
     def _normalisation(self) -> list[float]:
         def n_elements(ins: Instruction) -> int:
             u, v = self.irreps_in1[ins.i_in1][0], self.irreps_in2[ins.i_in2][0]
@@ -173,6 +248,8 @@ class TensorProduct(torch.nn.Module):
         weight = weight.to(dtype)
         if not self.shared_weights:
             weight = weight.expand(*batch, -1).reshape(-1, weight.shape[-1])
+        if self._fused:
+            return self._forward_fused(x, y, weight).reshape(*batch, self.irreps_out.dim)
         xs, ys = split_blocks(x, self.irreps_in1), split_blocks(y, self.irreps_in2)
         out: list[torch.Tensor | None] = [None] * len(self.irreps_out)
         offset = 0
@@ -311,3 +388,15 @@ class ChannelwiseTensorProduct(TensorProduct):
             i1, i2, irreps_out, instructions, group=group, shared_weights=shared_weights,
             **kwargs,
         )  # fmt: skip
+
+
+def _starts(irreps: Irreps) -> list[int]:
+    """Offset of each block in an irreps-shaped vector."""
+    return list(_starts_of([mul * ir.dim for mul, ir in irreps]))
+
+
+def _starts_of(sizes: list[int]):
+    start = 0
+    for size in sizes:
+        yield start
+        start += size
