@@ -1,0 +1,45 @@
+"""Recipes and the command line: the registry, the shapes recipe end to end (tiny size), and
+the invariance of the trained O(3) MACE under the random O(3) transforms of the test set."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from workbench import cli, experiments
+
+
+def test_registry_lists_recipes_and_rejects_unknown_names():
+    assert "shapes" in experiments.RECIPES
+    assert {"quick", "full"} <= set(experiments.get("shapes").sizes)
+    with pytest.raises(KeyError, match=r"available: .*shapes"):
+        experiments.get("nope")
+    with pytest.raises(ValueError, match="has sizes"):
+        experiments.run("shapes", size="huge")
+
+
+def test_shapes_recipe_tiny_end_to_end(tmp_path):
+    result = experiments.run("shapes", size="tiny", progress=False, workdir=tmp_path)
+    table = result.table.set_index("model")
+    assert list(table.index) == ["MACE O(3)", "MACE SO(3)", "PointNet + O(3) augmentation"]
+    for name in table.index:
+        assert len(result.histories[name]) == 2
+        assert (tmp_path / name.replace(" ", "_") / "checkpoint.pt").exists()
+    # the O(3) model gives the same logits on the transformed test set (float32 round-off)
+    mace = result.models["MACE O(3)"].eval()
+    test, moved = result.test, result.test_transformed
+    with torch.no_grad():
+        a, b = mace(test.pos, test.mask), mace(moved.pos, moved.mask)
+    assert (a - b).abs().max() <= 1e-5 * a.abs().max()
+    # the baseline is not invariant: the same comparison moves its logits
+    pointnet = result.models["PointNet + O(3) augmentation"].eval()
+    with torch.no_grad():
+        c, d = pointnet(test.pos, test.mask), pointnet(moved.pos, moved.mask)
+    assert (c - d).abs().max() > 1e-3
+
+
+def test_cli_lists_and_reports_errors(capsys):
+    assert cli.main(["list"]) == 0
+    assert "shapes" in capsys.readouterr().out
+    assert cli.main(["train", "nope"]) == 2
+    assert "no recipe 'nope'" in capsys.readouterr().err

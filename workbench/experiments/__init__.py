@@ -1,0 +1,54 @@
+"""Registered recipes: data + model + baseline + metrics, each in a ``quick`` and a ``full`` size.
+
+>>> from workbench import experiments
+>>> sorted(experiments.RECIPES)
+['shapes']
+>>> result = experiments.run("shapes", size="quick", progress=False)  # doctest: +SKIP
+>>> result.table  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from . import shapes
+
+__all__ = ["RECIPES", "Recipe", "get", "run"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named experiment: ``run(size, progress=..., workdir=...)`` returns a result with a
+    ``table`` (pandas DataFrame, one row per model)."""
+
+    name: str
+    summary: str
+    sizes: tuple[str, ...]
+    run: Callable[..., Any]
+
+
+RECIPES = MappingProxyType(
+    {
+        "shapes": Recipe(
+            "shapes", shapes.__doc__.strip().splitlines()[0], tuple(shapes.SIZES), shapes.run
+        ),
+    }
+)
+
+
+def get(name: str) -> Recipe:
+    """The recipe called ``name``; ``KeyError`` listing the recipes otherwise."""
+    if name not in RECIPES:
+        raise KeyError(f"no recipe {name!r}; available: {', '.join(sorted(RECIPES))}")
+    return RECIPES[name]
+
+
+def run(name: str, size: str = "quick", **kwargs: Any) -> Any:
+    """Run a recipe at a size (``quick`` trains in about a minute or two on 2 cores)."""
+    recipe = get(name)
+    if size not in recipe.sizes:
+        raise ValueError(f"recipe {name!r} has sizes {recipe.sizes}, not {size!r}")
+    return recipe.run(size, **kwargs)
