@@ -36,7 +36,7 @@ from workbench.nn import (
     RadialMLP,
     SymmetricContraction,
 )
-from workbench.nn._util import from_channels, to_channels
+from workbench.nn._util import block_starts, from_channels, to_channels
 
 __all__ = ["MACE", "MACEConfig"]
 
@@ -154,7 +154,9 @@ class MACE(torch.nn.Module):
             torch.cat(
                 [
                     torch.arange(start, start + mul)
-                    for start, (mul, ir) in zip(_starts(b.irreps_out), b.irreps_out, strict=True)
+                    for start, (mul, ir) in zip(
+                        block_starts(b.irreps_out), b.irreps_out, strict=True
+                    )
                     if ir == g.trivial
                 ]
             )
@@ -256,11 +258,3 @@ class MACE(torch.nn.Module):
     def extra_repr(self) -> str:
         c = self.config
         return f"{c.group}, vector {c.vector}, correlation {c.correlation}"
-
-
-def _starts(irreps: Irreps) -> list[int]:
-    out, start = [], 0
-    for mul, ir in irreps:
-        out.append(start)
-        start += mul * ir.dim
-    return out

@@ -40,3 +40,12 @@ def from_channels(x: torch.Tensor, irreps: Irreps) -> torch.Tensor:
         out.append(x[..., start : start + ir.dim].reshape(x.shape[0], -1))
         start += ir.dim
     return torch.cat(out, dim=-1)
+
+
+def block_starts(irreps: Irreps) -> list[int]:
+    """Offset of each block of ``irreps`` in an irreps-shaped vector."""
+    starts, start = [], 0
+    for mul, ir in irreps:
+        starts.append(start)
+        start += mul * ir.dim
+    return starts

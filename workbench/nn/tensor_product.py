@@ -30,7 +30,7 @@ import torch
 
 from workbench.groups import O3, Group, Irrep, Irreps
 
-from ._util import compute_dtype, split_blocks
+from ._util import block_starts, compute_dtype, split_blocks
 
 __all__ = [
     "ChannelwiseTensorProduct",
@@ -159,7 +159,7 @@ class TensorProduct(torch.nn.Module):
             for ins, shape in zip(self.instructions, self.path_shapes, strict=True)
         ):  # fmt: skip
             return False
-        starts2 = _starts(self.irreps_in2)
+        starts2 = block_starts(self.irreps_in2)
         self._fused_plan = []  # per block of x: (buffer name, [(instruction #, k0, k1)])
         for i1, (_, a) in enumerate(self.irreps_in1):
             members = [k for k, ins in enumerate(self.instructions) if ins.i_in1 == i1]
@@ -388,11 +388,6 @@ class ChannelwiseTensorProduct(TensorProduct):
             i1, i2, irreps_out, instructions, group=group, shared_weights=shared_weights,
             **kwargs,
         )  # fmt: skip
-
-
-def _starts(irreps: Irreps) -> list[int]:
-    """Offset of each block in an irreps-shaped vector."""
-    return list(_starts_of([mul * ir.dim for mul, ir in irreps]))
 
 
 def _starts_of(sizes: list[int]):
