@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +11,7 @@ import traitlets
 
 from workbench.checks import O3, EquivarianceTest, O3Action, O3Element, summarize
 
+from ._angles import EulerAngles
 from ._assets import widget_css, widget_esm
 
 __all__ = ["EquivarianceCheck", "component_labels"]
@@ -33,7 +33,7 @@ def component_labels(irreps: Any) -> list[str]:
     return labels
 
 
-class EquivarianceCheck(anywidget.AnyWidget):
+class EquivarianceCheck(EulerAngles, anywidget.AnyWidget):
     """A model's input and output before and after an O(3) transform chosen in the browser.
 
     Shows x and g x, f(x), f(g x) and g f(x) (equivariance means the last two coincide), the
@@ -56,9 +56,6 @@ class EquivarianceCheck(anywidget.AnyWidget):
     _esm = widget_esm("equivariance.js", ("plotly",))
     _css = widget_css("equivariance.css")
 
-    alpha = traitlets.Float(0.0).tag(sync=True)
-    beta = traitlets.Float(0.0).tag(sync=True)
-    gamma = traitlets.Float(0.0).tag(sync=True)
     inversion = traitlets.Bool(False).tag(sync=True)
 
     title = traitlets.Unicode("").tag(sync=True)
@@ -115,14 +112,6 @@ class EquivarianceCheck(anywidget.AnyWidget):
     def element(self) -> O3Element:
         """The group element currently chosen in the widget."""
         return O3Element(self.alpha, self.beta, self.gamma, self.inversion and self.has_inversion)
-
-    @traitlets.validate("alpha", "gamma")
-    def _wrap_angle(self, proposal: dict) -> float:
-        return float(proposal["value"]) % (2 * math.pi)
-
-    @traitlets.validate("beta")
-    def _clip_beta(self, proposal: dict) -> float:
-        return min(max(float(proposal["value"]), 0.0), math.pi)
 
     @traitlets.observe("alpha", "beta", "gamma", "inversion")
     def _on_transform(self, change: dict) -> None:

@@ -14,6 +14,7 @@ import traitlets
 
 from workbench.checks import O3Element
 
+from ._angles import EulerAngles
 from ._assets import widget_css, widget_esm
 
 __all__ = ["PointCloudView", "total_variation"]
@@ -52,7 +53,7 @@ def _model_dtype(model: Any) -> tuple[torch.dtype, torch.device]:
     return torch.float32, torch.device("cpu")
 
 
-class PointCloudView(anywidget.AnyWidget):
+class PointCloudView(EulerAngles, anywidget.AnyWidget):
     """A 3D point cloud that the user rotates and reflects in the browser, with the class
     probabilities of several models updating live.
 
@@ -83,9 +84,6 @@ class PointCloudView(anywidget.AnyWidget):
     _css = widget_css("pointcloud.css")
 
     # the pose, set by the sliders / checkbox / "random pose" button or from Python
-    alpha = traitlets.Float(0.0).tag(sync=True)
-    beta = traitlets.Float(0.0).tag(sync=True)
-    gamma = traitlets.Float(0.0).tag(sync=True)
     reflect = traitlets.Bool(False).tag(sync=True)
 
     # computed here, drawn there
@@ -246,14 +244,6 @@ class PointCloudView(anywidget.AnyWidget):
             self.original_points = valid.tolist()
             self.extent = 1.05 * float(valid.norm(dim=1).max()) or 1.0
             self._update()
-
-    @traitlets.validate("alpha", "gamma")
-    def _wrap_angle(self, proposal: dict) -> float:
-        return float(proposal["value"]) % (2 * math.pi)
-
-    @traitlets.validate("beta")
-    def _clip_beta(self, proposal: dict) -> float:
-        return min(max(float(proposal["value"]), 0.0), math.pi)
 
     @traitlets.observe("alpha", "beta", "gamma", "reflect")
     def _on_pose(self, change: dict) -> None:
