@@ -3,6 +3,9 @@ the invariance of the trained O(3) MACE under the random O(3) transforms of the 
 
 from __future__ import annotations
 
+import types
+
+import pandas as pd
 import pytest
 import torch
 
@@ -21,7 +24,11 @@ def test_registry_lists_recipes_and_rejects_unknown_names():
 def test_shapes_recipe_tiny_end_to_end(tmp_path):
     result = experiments.run("shapes", size="tiny", progress=False, workdir=tmp_path)
     table = result.table.set_index("model")
-    assert list(table.index) == ["MACE O(3)", "MACE SO(3)", "PointNet + O(3) augmentation"]
+    assert list(table.index) == [
+        "MACE O(3)",
+        "PointNet + O(3) augmentation",
+        "PointNet without augmentation",
+    ]
     for name in table.index:
         assert len(result.histories[name]) == 2
         assert (tmp_path / name.replace(" ", "_") / "checkpoint.pt").exists()
@@ -36,6 +43,14 @@ def test_shapes_recipe_tiny_end_to_end(tmp_path):
     with torch.no_grad():
         c, d = pointnet(test.pos, test.mask), pointnet(moved.pos, moved.mask)
     assert (c - d).abs().max() > 1e-3
+    # helix pair: O(3) gives a mirrored cloud the same output, so with the labels swapped
+    # every correct answer becomes wrong: the two accuracies add up to exactly one
+    chiral = result.chiral.table.set_index("model")
+    assert list(chiral.index) == ["MACE O(3)", "MACE SO(3)"]
+    o3 = chiral.loc["MACE O(3)"]
+    assert o3["helix acc (canonical)"] + o3["helix acc (mirrored)"] == pytest.approx(1.0, abs=1e-9)
+    assert set(result.chiral.test.class_names) == {"helix_right", "helix_left"}
+    assert "Helix pair" in next(iter(result.extra_tables))
 
 
 def test_cli_lists_and_reports_errors(capsys):
@@ -43,3 +58,17 @@ def test_cli_lists_and_reports_errors(capsys):
     assert "shapes" in capsys.readouterr().out
     assert cli.main(["train", "nope"]) == 2
     assert "no recipe 'nope'" in capsys.readouterr().err
+
+
+def test_cli_prints_and_writes_every_table(tmp_path, capsys, monkeypatch):
+    result = types.SimpleNamespace(
+        table=pd.DataFrame({"model": ["a"], "acc": [0.5]}),
+        extra_tables={"Second table": pd.DataFrame({"model": ["b"], "acc": [0.25]})},
+    )
+    monkeypatch.setattr(experiments, "run", lambda *args, **kwargs: result)
+    csv = tmp_path / "out.csv"
+    assert cli.main(["train", "shapes", "--no-progress", "--csv", str(csv)]) == 0
+    out = capsys.readouterr().out
+    assert "0.500" in out and "Second table" in out and "0.250" in out
+    assert pd.read_csv(csv)["acc"].tolist() == [0.5]
+    assert pd.read_csv(tmp_path / "out-1.csv")["acc"].tolist() == [0.25]

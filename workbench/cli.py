@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 import pandas as pd
@@ -23,7 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--size", default="quick", help="quick (default) or full")
     train.add_argument("--workdir", default=None, help="folder for checkpoints (resumable)")
     train.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    train.add_argument("--csv", default=None, help="also write the table to this CSV file")
+    train.add_argument(
+        "--csv",
+        default=None,
+        help="also write the table to this CSV file (further tables to FILE-1.csv, ...)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "list":
@@ -38,10 +43,17 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, ValueError) as err:
         print(f"workbench: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(result.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    # a recipe may return more tables than its main one: ``extra_tables`` {title: DataFrame}
+    tables = {"": result.table, **getattr(result, "extra_tables", {})}
+    for title, table in tables.items():
+        if title:
+            print(f"\n{title}")
+        with pd.option_context("display.width", 160, "display.max_columns", 20):
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if args.csv:
-        result.table.to_csv(args.csv, index=False)
+        stem, suffix = os.path.splitext(args.csv)
+        for i, table in enumerate(tables.values()):
+            table.to_csv(args.csv if i == 0 else f"{stem}-{i}{suffix}", index=False)
     return 0
 
 
