@@ -2,6 +2,7 @@
 
 from .equivariance import EquivarianceCheck
 from .irreps import IrrepsExplorer
+from .molecule import MoleculeViewer
 from .pointcloud import PointCloudView
 
-__all__ = ["EquivarianceCheck", "IrrepsExplorer", "PointCloudView"]
+__all__ = ["EquivarianceCheck", "IrrepsExplorer", "MoleculeViewer", "PointCloudView"]

@@ -22,8 +22,14 @@ def _plotly_js() -> str:
     return resources.files("plotly").joinpath("package_data", "plotly.min.js").read_text("utf-8")
 
 
-# name -> (global name the widget code uses, loader of the library's UMD source)
-_LIBRARIES = {"plotly": ("Plotly", _plotly_js)}
+def _3dmol_js() -> str:
+    """3Dmol.js 2.5.5, vendored from npm (see widgets/vendor/README.md)."""
+    return (_HERE / "vendor" / "3Dmol-min.js").read_text("utf-8")
+
+
+# name -> (global name the widget code uses, loader of the library's UMD source).
+# 3Dmol's build reads the global ``$3Dmol`` while it loads, so the module-level name differs.
+_LIBRARIES = {"plotly": ("Plotly", _plotly_js), "3dmol": ("ThreeDmol", _3dmol_js)}
 
 
 @functools.cache
