@@ -5,7 +5,7 @@
 
 PYTHON ?= python3
 VENV   ?= .venv
-EXTRAS ?= dev,jets,chem,md
+EXTRAS ?= dev,jets,chem,md,scattering
 PORT   ?= 8888
 PYTEST_ARGS ?=
 BIN    := $(VENV)/bin
@@ -64,7 +64,7 @@ test: install browser-deps lint
 
 # The reference codes (lie-nn) are benchmark-only dependencies: the `bench` extra.
 bench:
-	$(MAKE) --no-print-directory install EXTRAS=dev,jets,chem,md,bench
+	$(MAKE) --no-print-directory install EXTRAS=dev,jets,chem,md,scattering,bench
 	$(BIN)/python -m benchmarks $(BENCH)
 
 clean:
