@@ -13,7 +13,8 @@ import torch
 import traitlets
 
 from ._assets import widget_css, widget_esm
-from .pointcloud import _as_tensor, _model_dtype
+from ._util import as_tensor as _as_tensor
+from ._util import model_dtype as _model_dtype
 
 __all__ = ["ActionAngleViewer", "wrap_angle"]
 

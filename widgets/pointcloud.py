@@ -16,6 +16,8 @@ from workbench.checks import O3Element
 
 from ._angles import EulerAngles
 from ._assets import widget_css, widget_esm
+from ._util import as_tensor as _as_tensor
+from ._util import model_dtype as _model_dtype
 
 __all__ = ["PointCloudView", "total_variation"]
 
@@ -30,27 +32,6 @@ def total_variation(p: Sequence[float], q: Sequence[float]) -> float:
     0.75
     """
     return 0.5 * sum(abs(a - b) for a, b in zip(p, q, strict=True))
-
-
-def _as_tensor(value: Any, name: str) -> torch.Tensor:
-    if torch.is_tensor(value):
-        return value.detach().cpu()
-    try:
-        return torch.as_tensor(np.asarray(value))
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be an array or tensor; got {type(value).__name__}") from err
-
-
-def _model_dtype(model: Any) -> tuple[torch.dtype, torch.device]:
-    """The dtype and device of a model's first floating parameter (or buffer); float32 on the
-    CPU for a plain function or a module without any."""
-    tensors: list[torch.Tensor] = []
-    if isinstance(model, torch.nn.Module):
-        tensors = [*model.parameters(), *model.buffers()]
-    for t in tensors:
-        if t.is_floating_point():
-            return t.dtype, t.device
-    return torch.float32, torch.device("cpu")
 
 
 class PointCloudView(EulerAngles, anywidget.AnyWidget):
