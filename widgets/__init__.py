@@ -3,6 +3,7 @@
 from .action_angle import ActionAngleViewer
 from .equivariance import EquivarianceCheck
 from .irreps import IrrepsExplorer
+from .jets import JetViewer
 from .molecule import MoleculeViewer
 from .pointcloud import PointCloudView
 
@@ -10,6 +11,7 @@ __all__ = [
     "ActionAngleViewer",
     "EquivarianceCheck",
     "IrrepsExplorer",
+    "JetViewer",
     "MoleculeViewer",
     "PointCloudView",
 ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -14,40 +12,13 @@ import traitlets
 
 from ._assets import widget_css, widget_esm
 from ._util import as_tensor as _as_tensor
-from ._util import model_dtype as _model_dtype
+from ._util import index_in as _index
+from ._util import module_dtype as _dtype_of
+from ._util import wrap_angle
 
 __all__ = ["ActionAngleViewer", "wrap_angle"]
 
 ActionAngleMap = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-
-
-def wrap_angle(theta: Any) -> np.ndarray:
-    """Angles mapped to [-pi, pi): ``theta - 2 pi round(theta / 2 pi)`` (up to the end point).
-
-    >>> wrap_angle([0.0, 3 * math.pi / 2, -math.pi]).round(4).tolist()
-    [0.0, -1.5708, -3.1416]
-    """
-    return np.mod(np.asarray(theta, dtype=np.float64) + math.pi, 2 * math.pi) - math.pi
-
-
-def _dtype_of(obj: Any) -> tuple[torch.dtype, torch.device]:
-    """dtype and device of a torch module (or of the module a bound method belongs to);
-    float64 on the CPU, the dtype of the data, for anything else."""
-    owner = getattr(obj, "__self__", obj)
-    if isinstance(owner, torch.nn.Module):
-        return _model_dtype(owner)
-    return torch.float64, torch.device("cpu")
-
-
-def _index(value: Any, name: str, low: int, high: int) -> int:
-    """``value`` as an int in [low, high), or a ValueError naming ``name`` and the range."""
-    if torch.is_tensor(value) and value.numel() == 1 and not value.is_floating_point():
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an int in [{low}, {high}); got {value!r}")
-    if not low <= value < high:
-        raise ValueError(f"{name} must be in [{low}, {high}); got {value}")
-    return int(value)
 
 
 def _to_list(a: np.ndarray) -> list[float]:
