@@ -2,7 +2,7 @@
 
 >>> from workbench import experiments
 >>> sorted(experiments.RECIPES)
-['shapes']
+['shapes', 'top_tagging']
 >>> result = experiments.run("shapes", size="quick", progress=False)  # doctest: +SKIP
 >>> result.table  # doctest: +SKIP
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Any
 
-from . import shapes
+from . import shapes, top_tagging
 
 __all__ = ["RECIPES", "Recipe", "get", "run"]
 
@@ -30,13 +30,13 @@ class Recipe:
     run: Callable[..., Any]
 
 
-RECIPES = MappingProxyType(
-    {
-        "shapes": Recipe(
-            "shapes", shapes.__doc__.strip().splitlines()[0], tuple(shapes.SIZES), shapes.run
-        ),
-    }
-)
+def _recipe(module: ModuleType) -> Recipe:
+    """A recipe module's entry: its name, the first line of its docstring, SIZES and run."""
+    name = module.__name__.rsplit(".", 1)[-1]
+    return Recipe(name, module.__doc__.strip().splitlines()[0], tuple(module.SIZES), module.run)
+
+
+RECIPES = MappingProxyType({r.name: r for r in map(_recipe, (shapes, top_tagging))})
 
 
 def get(name: str) -> Recipe:
