@@ -33,7 +33,7 @@ in this order::
 
     E_0, PX_0, PY_0, PZ_0, E_1, ..., PZ_199,   constituents, float32 (GeV), zero-padded
     truthE, truthPX, truthPY, truthPZ,          the matched top's four-momentum (0 for QCD)
-    ttv,                                        0/1/2 split flag (test/train/validation), int64
+    ttv,                                        split flag ("test/train/validation"), int64
     is_signal_new                               1 = top, 0 = QCD, int64
 
 (column names and order from the data set's description on Zenodo and its dataset card
@@ -549,7 +549,7 @@ class JetData:
         mask: (n, N) bool, True for real constituents (E > 0).
         label: (n,) long, 0 = QCD, 1 = top (``CLASS_NAMES``).
         truth: (n, 4) float32 four-momentum of the matched top (zeros for QCD), or None.
-        ttv: (n,) long split flag of the file (0/1/2), or None.
+        ttv: (n,) long split flag of the file (``ttv`` column), or None.
         source: the files the jets were read from.
 
     ``jets[i]`` is ``(p4 (N, 4), mask (N,), label ())``.
