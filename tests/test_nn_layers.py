@@ -286,3 +286,19 @@ def test_bad_input_fails_at_construction_with_a_clear_message():
         model(torch.randn(2, 5, 4), torch.ones(2, 5, dtype=torch.bool))
     with pytest.raises(ValueError, match="no valid points"):
         model(torch.randn(2, 5, 3), torch.zeros(2, 5, dtype=torch.bool))
+
+
+def test_invariant_form_keeps_the_precision_of_complex64_points():
+    from workbench.groups import Lorentz
+    from workbench.nn import InvariantForm
+
+    group = Lorentz()
+    form = InvariantForm(group, group.irrep("(1,1)"))
+    x = torch.randn(5, 4, dtype=torch.float64)
+    q64 = form(x.to(torch.complex128))
+    q32 = form(x.to(torch.complex64))
+    assert q32.dtype == torch.float32
+    assert torch.allclose(q32.double(), q64, rtol=1e-5, atol=1e-5)
+    g = torch.tensor([1.0, -1.0, -1.0, -1.0], dtype=torch.float64)
+    minkowski = (x * x * g).sum(-1)  # the form is the Minkowski square up to an overall sign
+    assert torch.allclose(q64, torch.sign((q64 * minkowski).sum()) * minkowski, atol=1e-12)

@@ -55,8 +55,11 @@ class InvariantForm(torch.nn.Module):
             raise ValueError(f"expected (..., {self.vector.dim}) vectors, got {tuple(x.shape)}")
         if self.hermitian:
             return (x.conj() * x).real.sum(-1) if x.is_complex() else (x * x).sum(-1)
-        G = self.G.to(x.dtype) if self.G.is_complex() or not x.is_complex() else self.G
-        q = torch.einsum("...i,ij,...j->...", x, G.to(torch.promote_types(G.dtype, x.dtype)), x)
+        if self.G.is_complex() or not x.is_complex():
+            G = self.G.to(x.dtype)
+        else:  # a real form on complex points: in the points' precision (complex64 stays)
+            G = self.G.to(x.real.dtype).to(x.dtype)
+        q = torch.einsum("...i,ij,...j->...", x, G, x)
         return q.real if q.is_complex() else q
 
     def extra_repr(self) -> str:
