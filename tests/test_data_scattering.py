@@ -365,6 +365,7 @@ TINY = CrystalsConfig(
     elements=("Cu", "Ag"),
     lattices=("fcc", "sc"),
     alloy_fraction=0.0,
+    strain_fraction=0.5,
     phonon=PhononConfig(min_supercell_length=7.0, mesh_length=20.0),
     n_structures=2,
     shard_size=1,
@@ -396,6 +397,12 @@ def test_make_crystals_drops_and_labels(tiny):
     # conventional fcc cells: a = b = c, right angles; EMT Cu 3.59 Å
     assert data.lattice_parameters[0] == pytest.approx([3.59, 3.59, 3.59, 90, 90, 90], abs=0.01)
     assert data.spacegroup[0] == 225 and data.max_frequency[1] < data.max_frequency[0]
+    assert not data.duplicate.any()
+    # an exact repeat (as unstrained pure metals give) is flagged
+    keys = ("n_atoms", "composition", "lattice", "spacegroup", "energy", "volume_per_atom")
+    repeated = {k: np.concatenate([data.arrays[k], data.arrays[k][:1]]) for k in keys}
+    repeated["max_frequency"] = np.concatenate([data.max_frequency, data.max_frequency[:1]])
+    assert scattering_module._duplicates(repeated).tolist() == [False, False, True]
 
 
 def test_make_crystals_resume_and_reuse(tiny, monkeypatch):
@@ -471,3 +478,6 @@ def test_quick_like_set_statistics(tmp_path):
     assert (data.min_frequency > -0.05).all() and (data.max_frequency < 15 - 0.9).all()
     assert np.allclose(data.partial_dos.sum(1), data.dos)
     assert data.alloy.sum() > 10 and (data.xrd.max(1) == 1).all() and (data.nd.max(1) == 1).all()
+    # every crystal strained (distinct), about half sheared to P1/P-1, the rest keep symmetry
+    assert (data.strain != 0).any(axis=(1, 2)).all() and not data.duplicate.any()
+    assert 5 < (data.spacegroup <= 2).sum() < 20
