@@ -66,6 +66,7 @@ import numpy as np
 import torch
 
 from ._shards import dataset_dir, load_shards, run_shards
+from ._split import stratified_split, subset_index
 
 __all__ = [
     "CLASS_NAMES",
@@ -605,12 +606,7 @@ class JetData:
 
     def subset(self, index) -> JetData:
         """The jets at ``index`` (1-D integer indices, a bool mask of length n, or a slice)."""
-        if not isinstance(index, slice):
-            index = torch.as_tensor(np.asarray(index))
-            if index.ndim != 1:
-                raise ValueError(f"index must be 1-D, got shape {tuple(index.shape)}")
-            if index.dtype != torch.bool:
-                index = index.long()
+        index = subset_index(index)
         return JetData(
             self.p4[index],
             self.mask[index],
@@ -624,20 +620,8 @@ class JetData:
         self, fractions: Sequence[float] = (0.7, 0.15, 0.15), seed: int = 0
     ) -> tuple[JetData, ...]:
         """Disjoint random parts with the given fractions, stratified by class."""
-        f = np.asarray(fractions, dtype=float)
-        if f.ndim != 1 or len(f) == 0 or not np.isfinite(f).all() or (f < 0).any():
-            raise ValueError(f"fractions must be non-negative finite numbers, got {fractions!r}")
-        if abs(f.sum() - 1) > 1e-6:
-            raise ValueError(f"fractions must sum to 1, got {fractions!r} (sum {f.sum()})")
-        rng = np.random.default_rng(seed)
-        labels = self.label.numpy()
-        parts: list[list[np.ndarray]] = [[] for _ in f]
-        for c in np.unique(labels):
-            members = rng.permutation(np.flatnonzero(labels == c))
-            cuts = np.round(np.cumsum(f)[:-1] * len(members)).astype(int)
-            for k, piece in enumerate(np.split(members, cuts)):
-                parts[k].append(piece)
-        return tuple(self.subset(np.sort(np.concatenate([[], *p]).astype(int))) for p in parts)
+        parts = stratified_split(self.label.numpy(), fractions, seed)
+        return tuple(self.subset(part) for part in parts)
 
 
 def _describe(x) -> str:

@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ._split import stratified_split, subset_index
+
 __all__ = ["CLASSES", "PointClouds", "ShapesConfig", "make_shapes"]
 
 _Sampler = Callable[[np.random.Generator, int], np.ndarray]
@@ -442,12 +444,7 @@ class PointClouds:
 
     def subset(self, index) -> PointClouds:
         """The clouds at ``index`` (1-D integer indices, a bool mask of length B, or a slice)."""
-        if not isinstance(index, slice):
-            index = torch.as_tensor(np.asarray(index))
-            if index.ndim != 1:
-                raise ValueError(f"index must be 1-D, got shape {tuple(index.shape)}")
-            if index.dtype != torch.bool:
-                index = index.long()
+        index = subset_index(index)
         return PointClouds(self.pos[index], self.mask[index], self.label[index], self.class_names)
 
     def split(
@@ -455,20 +452,8 @@ class PointClouds:
     ) -> tuple[PointClouds, ...]:
         """Disjoint random parts with the given fractions, stratified by class: each class is
         shuffled and cut at round(n_c Σ_{j≤k} f_j). Indices in each part stay in order."""
-        f = np.asarray(fractions, dtype=float)
-        if f.ndim != 1 or len(f) == 0 or not np.isfinite(f).all() or (f < 0).any():
-            raise ValueError(f"fractions must be non-negative finite numbers, got {fractions!r}")
-        if abs(f.sum() - 1) > 1e-6:
-            raise ValueError(f"fractions must sum to 1, got {fractions!r} (sum {f.sum()})")
-        rng = np.random.default_rng(seed)
-        labels = self.label.numpy()
-        parts: list[list[np.ndarray]] = [[] for _ in f]
-        for c in np.unique(labels):
-            members = rng.permutation(np.flatnonzero(labels == c))
-            cuts = np.round(np.cumsum(f)[:-1] * len(members)).astype(int)
-            for k, piece in enumerate(np.split(members, cuts)):
-                parts[k].append(piece)
-        return tuple(self.subset(np.sort(np.concatenate([[], *p]).astype(int))) for p in parts)
+        parts = stratified_split(self.label.numpy(), fractions, seed)
+        return tuple(self.subset(part) for part in parts)
 
     def transformed(self, matrices: torch.Tensor) -> PointClouds:
         """The clouds with x -> R x for every real point, R (3, 3) or one per cloud (B, 3, 3);
