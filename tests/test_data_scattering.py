@@ -228,6 +228,14 @@ def test_phonon_errors(copper):
         PhononConfig(smearing=float("nan"))
 
 
+def test_missing_extra_names_it(copper, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "phonopy", None)  # "import phonopy" now fails
+    with pytest.raises(ImportError, match=r"equivariant-workbench\[scattering\]"):
+        phonon_dos(*copper)
+
+
 # ----------------------------------------------------------------------------- diffraction
 
 
