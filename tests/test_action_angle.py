@@ -201,6 +201,9 @@ def test_baselines_interface():
             assert not model.predict(x0, t).requires_grad
     with pytest.raises(ValueError, match="multiples of dt"):
         EulerNetwork(config).predict(x0, torch.tensor([0.15]))
+    # float32 times far out (1000 dt) carry rounding error but are still whole steps
+    far = torch.arange(1, 1001, dtype=torch.float32) * 0.1
+    assert EulerNetwork(config).predict(x0.float(), far).shape == (3, 1000, 4)
     with pytest.raises(ValueError, match="x0 must be"):
         NeuralODE(config).predict(torch.zeros(3, 5), t)
     with pytest.raises(ValueError, match="dim"):
