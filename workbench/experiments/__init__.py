@@ -2,7 +2,7 @@
 
 >>> from workbench import experiments
 >>> sorted(experiments.RECIPES)
-['action_angle', 'shapes', 'top_tagging']
+['action_angle', 'molecules', 'shapes', 'top_tagging']
 >>> result = experiments.run("shapes", size="quick", progress=False)  # doctest: +SKIP
 >>> result.table  # doctest: +SKIP
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-from . import action_angle, shapes, top_tagging
+from . import action_angle, molecules, shapes, top_tagging
 
 __all__ = ["RECIPES", "Recipe", "get", "run"]
 
@@ -36,7 +36,9 @@ def _recipe(module: ModuleType) -> Recipe:
     return Recipe(name, module.__doc__.strip().splitlines()[0], tuple(module.SIZES), module.run)
 
 
-RECIPES = MappingProxyType({r.name: r for r in map(_recipe, (action_angle, shapes, top_tagging))})
+RECIPES = MappingProxyType(
+    {r.name: r for r in map(_recipe, (action_angle, molecules, shapes, top_tagging))}
+)
 
 
 def get(name: str) -> Recipe:
