@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from widgets._assets import widget_esm
-from widgets.action_angle import ActionAngleViewer, wrap_angle
+from widgets.action_angle import ActionAngleViewer, jump_figure, wrap_angle
 
 OMEGA = np.array([1.0, 2.5])  # two independent oscillators, H = sum (p^2 + w^2 q^2) / 2
 
@@ -254,3 +255,113 @@ def test_esm_inlines_plotly_and_no_remote_urls():
     own = widget_esm("action_angle.js", ())
     assert "http://" not in own.lower() and "https://" not in own.lower()
     assert '"data-wb-widget": "ActionAngleViewer"' in own
+
+
+# ----------------------------------------------------------------------------- jump_figure
+
+
+def _curves() -> pd.DataFrame:
+    """A table like ``evaluate``'s: two models, three jumps, rows not sorted by jump."""
+    rows = []
+    for model, slope in (("flat", 0.0), ("steep", 1.0)):
+        for jump in (100, 1, 10):
+            rows.append(
+                {
+                    "model": model,
+                    "jump": jump,
+                    "time": 0.1 * jump,
+                    "mse": 1e-4 * jump ** (2 * slope) + 1e-6,
+                    "energy_drift": 1e-3 * jump**slope,
+                    "seconds": 2e-3 if slope == 0 else 1e-4 * jump,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_jump_figure_draws_the_tables_numbers_on_log_axes():
+    table = _curves()
+    fig = jump_figure(table, title="curves")
+    assert fig.layout.title.text == "curves"
+    assert [(tr.name, tr.xaxis) for tr in fig.data] == [
+        ("flat", "x"),
+        ("steep", "x"),
+        ("flat", "x2"),
+        ("steep", "x2"),
+    ]
+    for trace, metric in zip(fig.data, ["mse", "mse", "seconds", "seconds"], strict=True):
+        rows = table[table.model == trace.name].sort_values("jump")
+        assert list(trace.x) == [1.0, 10.0, 100.0]
+        assert list(trace.y) == rows[metric].tolist()
+    # one legend entry per model, the same colour in both panels
+    assert [tr.showlegend for tr in fig.data] == [True, True, False, False]
+    assert fig.data[0].line.color == fig.data[2].line.color != fig.data[1].line.color
+    for axis in ("xaxis", "xaxis2", "yaxis", "yaxis2"):
+        assert fig.layout[axis].type == "log"
+    assert "error" in fig.layout.yaxis.title.text and "time" in fig.layout.yaxis2.title.text
+
+
+class _Result:
+    """Anything with an ``errors_vs_jump`` table, like an ActionAngleResult."""
+
+    errors_vs_jump = _curves()
+
+
+def test_jump_figure_takes_a_result_and_other_metrics():
+    fig = jump_figure(_Result(), metrics=("energy_drift",))
+    assert len(fig.data) == 2 and fig.data[1].name == "steep"
+    assert list(fig.data[1].y) == pytest.approx([1e-3, 1e-2, 1e-1])
+    assert "energy drift" in fig.layout.yaxis.title.text
+
+
+@pytest.mark.parametrize(
+    ("arg", "kwargs", "error", "match"),
+    [
+        ([1, 2], {}, TypeError, "ActionAngleResult or a DataFrame.*got list"),
+        (_curves().drop(columns="seconds"), {}, ValueError, r"lacks the columns \['seconds'\]"),
+        (_curves(), {"metrics": "mse"}, ValueError, "non-empty sequence"),
+        (_curves(), {"metrics": ()}, ValueError, "non-empty sequence"),
+        (_curves().iloc[:0], {}, ValueError, "no rows"),
+        (_curves().assign(mse=0.0), {}, ValueError, r"'mse' must hold finite numbers > 0"),
+        (_curves().assign(seconds=np.nan), {}, ValueError, "'seconds' must hold finite"),
+    ],
+)
+def test_jump_figure_refuses_bad_tables(arg, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        jump_figure(arg, **kwargs)
+
+
+def test_jump_figure_of_a_real_recipe_run():
+    """The tiny recipe's own table: every model's mse and seconds are drawn as measured."""
+    from workbench.experiments.action_angle import MODELS, SIZES, run
+
+    recipe = SIZES["tiny"]
+    result = run(recipe, progress=False)
+    fig = jump_figure(result)
+    assert [tr.name for tr in fig.data] == [*MODELS, *MODELS]
+    wide = result.table.set_index("model")
+    for trace in fig.data:
+        column = "mse" if trace.xaxis == "x" else "predict s"
+        assert list(trace.x) == list(recipe.jumps)
+        assert list(trace.y) == [wide.loc[trace.name, f"{column} @{j}"] for j in recipe.jumps]
+
+
+def test_the_widget_opens_with_its_first_predictions(trajectory, monkeypatch):
+    """The comm opens with the data in its state: a front end that renders before any update
+    message still has something to draw."""
+    import ipywidgets
+
+    opened = {}
+    original = ipywidgets.Widget.open
+
+    def spy(self):
+        if isinstance(self, ActionAngleViewer):
+            opened.update(self.get_state(["true", "predictions", "errors", "jump_time"]))
+        original(self)
+
+    monkeypatch.setattr(ipywidgets.Widget, "open", spy)
+    t, x = trajectory
+    view = ActionAngleViewer(t, x, {"exact": Exact(), "euler": Euler()}, action_angle, jump=4)
+    assert opened["true"]["q"] == x[:, 0].tolist() and len(opened["true"]["I"]) == 201
+    assert opened["predictions"]["euler"]["index"] == list(range(0, 201, 4))
+    assert opened["errors"] == view.errors and opened["errors"]["euler"] > 0
+    assert opened["jump_time"] == pytest.approx(0.2)

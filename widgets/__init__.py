@@ -1,6 +1,6 @@
 """Jupyter widgets of the Equivariant Workbench (anywidget; assets ship inside the package)."""
 
-from .action_angle import ActionAngleViewer
+from .action_angle import ActionAngleViewer, jump_figure
 from .equivariance import EquivarianceCheck
 from .irreps import IrrepsExplorer
 from .jets import JetViewer
@@ -14,4 +14,5 @@ __all__ = [
     "JetViewer",
     "MoleculeViewer",
     "PointCloudView",
+    "jump_figure",
 ]

@@ -219,6 +219,9 @@ function render({ model, el: root }) {
   }
 
   async function draw() {
+    // no data yet (Python always opens the widget with its first predictions; this only
+    // guards against a model created empty): the change event that brings them draws
+    if (!model.get("true")?.q) return;
     syncReadout();
     const [phaseData, phaseLayout] = phaseFigure(model, current);
     const [aaData, aaLayout] = actionAngleFigure(model, current);

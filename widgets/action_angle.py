@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anywidget
 import numpy as np
+import pandas as pd
 import torch
 import traitlets
 
@@ -16,7 +17,7 @@ from ._util import index_in as _index
 from ._util import module_dtype as _dtype_of
 from ._util import wrap_angle
 
-__all__ = ["ActionAngleViewer", "wrap_angle"]
+__all__ = ["ActionAngleViewer", "jump_figure", "wrap_angle"]
 
 ActionAngleMap = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -113,6 +114,9 @@ class ActionAngleViewer(anywidget.AnyWidget):
         dof = _index(dof, "dof", 0, dim // 2)
         jump = _index(jump, "jump", 1, n_steps)
         self._aa_true = self._to_action_angle(self._x, "the true trajectory")
+        # The first predictions go into the state the widget opens with, so that the front
+        # end never sees a widget without data (no race with a later update message).
+        pred, aa = self._run_models(jump)
         super().__init__(
             title=title,
             model_names=list(self._models),
@@ -122,9 +126,10 @@ class ActionAngleViewer(anywidget.AnyWidget):
             has_action_angle=action_angle is not None,
             dof=dof,
             jump=jump,
+            **self._prediction_state(jump, dof, pred, aa),
             **kwargs,
         )
-        self._predict(self.jump)
+        self._pred, self._aa_pred, self._computed = pred, aa, jump
 
     # --- public API -------------------------------------------------------------------------
 
@@ -224,39 +229,55 @@ class ActionAngleViewer(anywidget.AnyWidget):
             raise ValueError(f"model {name!r} predicted NaN or infinite states at jump {jump}")
         return out[0].numpy()
 
-    def _predict(self, jump: int) -> None:
-        """Every model's predictions and errors at ``jump``, then publish them."""
-        index = np.arange(0, len(self._t), jump)
+    def _run_models(self, jump: int) -> tuple[dict, dict]:
+        """Every model's (J, D) predictions at ``jump`` and their (I, theta) (or None)."""
         pred = {name: self._run_model(name, m, jump) for name, m in self._models.items()}
         aa = {name: self._to_action_angle(x, f"model {name!r}") for name, x in pred.items()}
-        truth = self._x[index]
+        return pred, aa
+
+    def _prediction_state(self, jump: int, dof: int, pred: dict, aa: dict) -> dict[str, Any]:
+        """The synced traits that depend on the predictions: errors, jump_time, the series."""
+        truth = self._x[np.arange(0, len(self._t), jump)]
+        return {
+            "errors": {name: float(np.mean((x[1:] - truth[1:]) ** 2)) for name, x in pred.items()},
+            "jump_time": float(self._t[jump] - self._t[0]),
+            **self._series_state(jump, dof, pred, aa),
+        }
+
+    def _predict(self, jump: int) -> None:
+        """Every model's predictions and errors at ``jump``, then publish them."""
+        pred, aa = self._run_models(jump)
+        state = self._prediction_state(jump, self.dof, pred, aa)
         self._pred, self._aa_pred, self._computed = pred, aa, jump
         with self.hold_sync():
-            self.errors = {
-                name: float(np.mean((x[1:] - truth[1:]) ** 2)) for name, x in pred.items()
-            }
-            self.jump_time = float(self._t[jump] - self._t[0])
-            self._publish()
+            for name, value in state.items():
+                setattr(self, name, value)
 
-    def _series(self, x: np.ndarray, aa: tuple[np.ndarray, np.ndarray] | None) -> dict:
-        """What the plots need of (N, D) states: q, p, I, theta of the chosen dof."""
-        i, n = self.dof, self.n_dof
+    def _series(self, x: np.ndarray, aa: tuple[np.ndarray, np.ndarray] | None, dof: int) -> dict:
+        """What the plots need of (N, D) states: q, p, I, theta of degree of freedom ``dof``."""
+        n = x.shape[1] // 2
         actions, angles = aa if aa is not None else (np.zeros((0, n)), np.zeros((0, n)))
         return {
-            "q": _to_list(x[:, i]),
-            "p": _to_list(x[:, n + i]),
-            "I": _to_list(actions[:, i]),
-            "theta": _to_list(angles[:, i]),
+            "q": _to_list(x[:, dof]),
+            "p": _to_list(x[:, n + dof]),
+            "I": _to_list(actions[:, dof]),
+            "theta": _to_list(angles[:, dof]),
+        }
+
+    def _series_state(self, jump: int, dof: int, pred: dict, aa: dict) -> dict[str, Any]:
+        """The ``true`` and ``predictions`` traits for the given jump and degree of freedom."""
+        index = [int(i) for i in np.arange(0, len(self._t), jump)]
+        return {
+            "true": self._series(self._x, self._aa_true, dof),
+            "predictions": {
+                name: {"index": index, **self._series(x, aa[name], dof)} for name, x in pred.items()
+            },
         }
 
     def _publish(self) -> None:
-        index = [int(i) for i in np.arange(0, len(self._t), self._computed)]
+        state = self._series_state(self._computed, self.dof, self._pred, self._aa_pred)
         with self.hold_sync():
-            self.true = self._series(self._x, self._aa_true)
-            self.predictions = {
-                name: {"index": index, **self._series(x, self._aa_pred[name])}
-                for name, x in self._pred.items()
-            }
+            self.true, self.predictions = state["true"], state["predictions"]
 
     @traitlets.observe("jump")
     def _on_jump(self, change: dict) -> None:
@@ -272,3 +293,87 @@ class ActionAngleViewer(anywidget.AnyWidget):
     def _on_dof(self, change: dict) -> None:
         if self._computed is not None:
             self._publish()
+
+
+# ----------------------------------------------------------------------------- jump figure
+
+JUMP_METRICS = {
+    "mse": "mean squared error",
+    "energy_drift": "relative energy drift |H(x̂) − H(x₀)| / |H(x₀)|",
+    "seconds": "predict time (s)",
+}
+_PALETTE = ("#1565c0", "#ef6c00", "#2e7d32", "#6a1b9a", "#c62828", "#00838f", "#5d4037")
+
+
+def jump_figure(
+    result_or_table: Any,
+    metrics: Sequence[str] = ("mse", "seconds"),
+    title: str = "",
+) -> Any:
+    """Log-log curves of each model's metrics against the jump size, side by side (plotly).
+
+    Args:
+        result_or_table: an ``ActionAngleResult`` (its ``errors_vs_jump`` is drawn) or a
+            DataFrame with one row per (model, jump): columns ``model``, ``jump`` and the
+            ``metrics``, as ``workbench.experiments.action_angle.evaluate`` writes them.
+        metrics: the columns to draw, one panel each, among ``mse``, ``energy_drift`` and
+            ``seconds`` (any other numeric column works too, labelled by its name).
+        title: the figure's title.
+
+    Returns a ``plotly.graph_objects.Figure`` with one trace per (metric, model), in the
+    table's model order, the same colour for a model in every panel; both axes logarithmic.
+    Values <= 0 cannot be drawn on a log axis and raise ValueError instead of vanishing.
+    """
+    from plotly.subplots import make_subplots
+
+    table = getattr(result_or_table, "errors_vs_jump", result_or_table)
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(
+            "result_or_table must be an ActionAngleResult or a DataFrame with columns "
+            f"model, jump and the metrics; got {type(result_or_table).__name__}"
+        )
+    if isinstance(metrics, str) or not metrics:
+        raise ValueError(f"metrics must be a non-empty sequence of column names; got {metrics!r}")
+    missing = [c for c in ("model", "jump", *metrics) if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"the table lacks the columns {missing}; it has {list(table.columns)} "
+            "(expected one row per (model, jump) with columns model, jump and the metrics)"
+        )
+    if table.empty:
+        raise ValueError("the table has no rows: nothing to draw")
+    for metric in ("jump", *metrics):
+        values = pd.to_numeric(table[metric], errors="coerce")
+        bad = table.loc[~(values > 0) | ~np.isfinite(values), ["model", "jump", metric]]
+        if len(bad):
+            raise ValueError(
+                f"column {metric!r} must hold finite numbers > 0 for log axes; bad rows:\n"
+                f"{bad.head().to_string(index=False)}"
+            )
+
+    fig = make_subplots(rows=1, cols=len(metrics), horizontal_spacing=0.1)
+    models = list(dict.fromkeys(table["model"]))
+    for col, metric in enumerate(metrics, start=1):
+        for k, name in enumerate(models):
+            rows = table[table["model"] == name].sort_values("jump")
+            fig.add_scatter(
+                x=rows["jump"].to_numpy(dtype=float),
+                y=rows[metric].to_numpy(dtype=float),
+                name=name,
+                legendgroup=name,
+                showlegend=col == 1,
+                mode="lines+markers",
+                line={"color": _PALETTE[k % len(_PALETTE)]},
+                hovertemplate=f"{name}<br>jump %{{x}}<br>{metric} %{{y:.3g}}<extra></extra>",
+                row=1,
+                col=col,
+            )
+        fig.update_xaxes(type="log", title_text="jump (steps of dt)", row=1, col=col)
+        fig.update_yaxes(type="log", title_text=JUMP_METRICS.get(metric, metric), row=1, col=col)
+    fig.update_layout(
+        title=title or None,
+        height=400,
+        margin={"l": 60, "r": 20, "t": 50 if title else 20, "b": 50},
+        legend={"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.22},
+    )
+    return fig

@@ -35,6 +35,11 @@ CHROMIUM_ARGS = [
 ]
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 LOCAL_SCHEMES = {"data", "blob", "about"}
+# anywidget 0.11 logs this when a widget's ES module takes over 2 s to load and initialise
+# (our modules inline plotly.js, ~4.8 MB, slow to parse on a loaded 2-core machine); the widget
+# still renders when the module arrives. Recorded, not a failure: a widget that never renders
+# still fails ``wait_for_widgets``.
+SLOW_START = "[anywidget] Failed to initialize model"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 # JS: how many widget views the notebook's outputs hold, and how many of ours have rendered.
 COUNT_WIDGETS = f"""() => [
@@ -175,6 +180,10 @@ class NotebookRun:
     console_errors: list[str] = field(default_factory=list)
     blocked_requests: list[str] = field(default_factory=list)
     cell_errors: list[str] = field(default_factory=list)
+    slow_starts: list[str] = field(default_factory=list)
+
+    def console_error(self, text: str) -> None:
+        (self.slow_starts if SLOW_START in text else self.console_errors).append(text)
 
     def problems(self) -> list[str]:
         return (
@@ -282,8 +291,8 @@ def open_notebook(context: BrowserContext, lab: LabServer, name: str) -> Noteboo
             r.abort()
 
     page.route("**/*", route)
-    page.on("console", lambda m: m.type == "error" and run.console_errors.append(m.text))
-    page.on("pageerror", lambda e: run.console_errors.append(f"uncaught: {e}"))
+    page.on("console", lambda m: m.type == "error" and run.console_error(m.text))
+    page.on("pageerror", lambda e: run.console_error(f"uncaught: {e}"))
     page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}&reset")
     page.wait_for_function(
         """() => {
