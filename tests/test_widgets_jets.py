@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from widgets._assets import widget_esm
-from widgets.jets import N_CURVE, JetViewer, mass_histogram
+from widgets.jets import N_CURVE, JetViewer, mass_figure, mass_histogram, roc_figure
 from workbench.data import kinematics
+from workbench.metrics import background_rejection
 
 METRIC = (1.0, -1.0, -1.0, -1.0)
 
@@ -343,3 +344,106 @@ def test_esm_inlines_plotly_and_no_remote_urls():
     own = widget_esm("jets.js", ())
     assert "http://" not in own.lower() and "https://" not in own.lower()
     assert '"data-wb-widget": "JetViewer"' in own
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+def test_roc_figure_draws_rejection_against_signal_efficiency():
+    labels = [1, 0, 1, 0]
+    # cuts score >= 0.9, 0.8, 0.3, 0.1: (eps_S, eps_B) = (.5, 0), (.5, .5), (1, .5), (1, 1)
+    fig = roc_figure({"tagger": [0.9, 0.8, 0.3, 0.1], "mass": [-5.0, -1.0, -2.0, -9.0]}, labels)
+    tagger, mass, random = fig.data
+    assert tagger.name == "tagger (AUC 0.750)" and mass.name == "mass (AUC 0.500)"
+    # the eps_B = 0 point has an unbounded rejection: it is left out of the log axis
+    assert tagger.x.tolist() == [0.5, 1.0, 1.0] and tagger.y.tolist() == [2.0, 2.0, 1.0]
+    assert mass.x.tolist() == [0.0, 0.5, 1.0, 1.0] and mass.y.tolist() == [2.0, 2.0, 2.0, 1.0]
+    assert random.name == "random guess"
+    assert np.allclose(random.y, 1 / np.asarray(random.x))
+    assert fig.layout.yaxis.type == "log"
+    assert "1/ε_B" in fig.layout.yaxis.title.text and "ε_S" in fig.layout.xaxis.title.text
+    assert [shape.x0 for shape in fig.layout.shapes] == [0.3, 0.5]
+
+
+def test_roc_figure_of_real_scores_matches_the_metrics():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 500)
+    scores = {"good": labels + rng.normal(0, 0.7, 500), "bad": rng.normal(0, 1, 500)}
+    fig = roc_figure(scores, torch.as_tensor(labels), signal_efficiencies=())
+    assert not fig.layout.shapes
+    good = fig.data[0]
+    # 1/eps_B at eps_S = 0.3, read off the drawn curve, is the metric's background rejection
+    drawn = np.interp(0.3, good.x, 1 / np.asarray(good.y))
+    assert 1 / drawn == pytest.approx(background_rejection(scores["good"], labels, 0.3))
+    assert float(np.min(good.y)) >= 1.0 and float(np.max(good.y)) > 5.0
+
+
+@pytest.mark.parametrize(
+    ("scores", "labels", "error", "match"),
+    [
+        ({}, [0, 1], ValueError, "non-empty dict"),
+        ([0.1, 0.2], [0, 1], ValueError, "non-empty dict"),
+        ({"pfn": [0.1, 0.2, 0.3]}, [0, 1], ValueError, r"scores\['pfn'\]: .*3 entries"),
+        ({"pfn": [0.1, float("nan")]}, [0, 1], ValueError, r"scores\['pfn'\]: .*non-finite"),
+        ({"pfn": [0.1, 0.2]}, [1, 1], ValueError, r"scores\['pfn'\]: .*only class 1"),
+        ({"pfn": ["a", "b"]}, [0, 1], TypeError, r"scores\['pfn'\]: .*real numbers"),
+    ],
+)
+def test_roc_figure_rejects_bad_input(scores, labels, error, match):
+    with pytest.raises(error, match=match):
+        roc_figure(scores, labels)
+
+
+def test_mass_figure_normalises_each_class_and_marks_the_top_and_w(jets):
+    labels = jets[2]
+    masses = [_mass(_jet(jets, i)) for i in range(len(labels))]
+    fig = mass_figure(masses, labels, n_bins=12)
+    qcd, top = fig.data
+    assert qcd.name == "QCD (6 jets)" and top.name == "top (6 jets)"
+    hist = mass_histogram(masses, labels, n_bins=12)
+    width = hist["edges"][1] - hist["edges"][0]
+    for bars, name in ((qcd, "QCD"), (top, "top")):
+        assert list(bars.customdata) == hist["counts"][name]
+        assert float(np.sum(bars.y) * width) == pytest.approx(1.0)
+    assert sorted(shape.x0 for shape in fig.layout.shapes) == [80.4, 173.0]
+    # the toy top jets sit near the top mark, the QCD jets below the W's
+    assert float(np.average(top.x, weights=top.y)) == pytest.approx(173, abs=25)
+    assert float(np.average(qcd.x, weights=qcd.y)) < 80.4
+
+
+@pytest.mark.parametrize(
+    ("masses", "labels", "match"),
+    [
+        ([], [], "equal length"),
+        ([1.0, 2.0], [0], "equal length"),
+        ([1.0, float("nan")], [0, 1], "finite"),
+        ([1.0, -2.0], [0, 1], ">= 0"),
+        ([1.0, 2.0], [0, 2], "0 \\(QCD\\) or 1 \\(top\\)"),
+    ],
+)
+def test_mass_figure_rejects_bad_input(masses, labels, match):
+    with pytest.raises(ValueError, match=match):
+        mass_figure(masses, labels)
+
+
+def test_the_comm_opens_with_the_whole_state(jets, monkeypatch):
+    """The front end's first message already holds the selected jet: nothing it needs comes
+    in a later update (which a busy browser still loading the module could miss)."""
+    import ipywidgets.widgets.widget as widget_module
+
+    opened = []
+    real = widget_module.comm.create_comm
+
+    def create_comm(**kwargs):
+        opened.append(kwargs["data"]["state"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(widget_module.comm, "create_comm", create_comm)
+    p4, mask, labels = jets
+    viewer = JetViewer(p4, mask, labels, {"invariant": invariant_tagger}, index=3)
+    (state,) = [s for s in opened if s.get("_model_name") == "AnyModel"]  # not its Layout
+    assert state["index"] == 3 and state["label"] == int(labels[3]) == viewer.label
+    assert state["jet"] == viewer.jet and set(state["jet"]) == {"pt", "eta", "phi", "e"}
+    assert state["mass"] == viewer.mass > 0 and state["constituents"] == viewer.constituents
+    assert state["scores"] == viewer.scores and set(state["scores"]) == {"invariant"}
+    assert len(state["score_curve"]["rapidity"]) == N_CURVE

@@ -3,7 +3,7 @@
 from .action_angle import ActionAngleViewer, jump_figure
 from .equivariance import EquivarianceCheck
 from .irreps import IrrepsExplorer
-from .jets import JetViewer
+from .jets import JetViewer, mass_figure, roc_figure
 from .molecule import MoleculeViewer
 from .pointcloud import PointCloudView
 
@@ -15,4 +15,6 @@ __all__ = [
     "MoleculeViewer",
     "PointCloudView",
     "jump_figure",
+    "mass_figure",
+    "roc_figure",
 ]

@@ -1,17 +1,20 @@
-"""JetViewer: boost a jet and watch a Lorentz-invariant top tagger keep its score."""
+"""JetViewer: boost a jet and watch a Lorentz-invariant top tagger keep its score; plotly
+figures of the taggers' ROC curves (:func:`roc_figure`) and the jet masses
+(:func:`mass_figure`)."""
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import numpy as np
 import torch
 import traitlets
 
+from workbench import metrics
 from workbench.data import kinematics
 
 from ._assets import widget_css, widget_esm
@@ -20,7 +23,10 @@ from ._util import index_in as _index
 from ._util import module_dtype as _dtype_of
 from ._util import wrap_angle
 
-__all__ = ["JetViewer", "mass_histogram"]
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = ["JetViewer", "mass_figure", "mass_histogram", "roc_figure"]
 
 Tagger = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -30,6 +36,7 @@ COORDINATES = ("absolute", "relative")
 N_CURVE = 41  # rapidities at which the score curves are evaluated, across the slider's range
 ETA_VIEW = 6.0  # the eta-phi frame never reaches beyond |eta| (or |delta y|) = ETA_VIEW
 _CHUNK = 4096  # jets per block when validating the data and computing all jet masses
+TOP_MASS, W_MASS = 173.0, 80.4  # GeV: the marks on the mass figure (PDG, rounded)
 
 
 def mass_histogram(masses: Any, labels: Any, n_bins: int | None = None) -> dict:
@@ -53,6 +60,119 @@ def mass_histogram(masses: Any, labels: Any, n_bins: int | None = None) -> dict:
         for k, name in enumerate(LABEL_NAMES)
     }
     return {"edges": edges.tolist(), "counts": counts}
+
+
+def roc_figure(
+    scores: Mapping[str, Any],
+    labels: Any,
+    *,
+    signal_efficiencies: Sequence[float] = (0.3, 0.5),
+    title: str = "ROC curves",
+) -> go.Figure:
+    r"""ROC curves as the top-tagging literature draws them: background rejection
+    :math:`1/\epsilon_B` (log scale) against signal efficiency :math:`\epsilon_S`, one curve
+    per tagger (Kasieczka et al., arXiv 1902.09914, Fig. 4).
+
+    ``scores``: name -> (n,) scores of each tagger on the same test jets (larger = more
+    top-like; logits, probabilities or e.g. :math:`-|m_J - m_t|`); ``labels``: (n,) 1 top,
+    0 QCD. The cuts ``score >= t`` give the points :math:`(\epsilon_S, 1/\epsilon_B)`
+    (:func:`workbench.metrics.roc_curve`); points with :math:`\epsilon_B = 0` (no QCD jet
+    passes: an unmeasurable, not infinite, rejection) cannot be drawn on a log axis and are
+    left out. The legend gives each AUC; the dotted line is a random guess,
+    :math:`1/\epsilon_B = 1/\epsilon_S`; dashed verticals mark ``signal_efficiencies``.
+    """
+    import plotly.graph_objects as go
+
+    if not isinstance(scores, Mapping) or not scores:
+        raise ValueError(
+            f"scores must be a non-empty dict: tagger name -> (n,) scores; got {scores!r:.80}"
+        )
+    fig = go.Figure()
+    for name, values in scores.items():
+        try:
+            fpr, tpr, _ = metrics.roc_curve(values, labels)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"scores[{name!r}]: {err}") from None
+        area = metrics.auc(values, labels)
+        keep = fpr > 0
+        fig.add_trace(
+            go.Scatter(
+                x=tpr[keep],
+                y=1.0 / fpr[keep],
+                mode="lines",
+                name=f"{name} (AUC {area:.3f})",
+                hovertemplate="ε_S %{x:.3f}<br>1/ε_B %{y:.4g}<extra>" + str(name) + "</extra>",
+            )
+        )
+    grid = np.linspace(0.01, 1.0, 100)
+    fig.add_trace(
+        go.Scatter(
+            x=grid,
+            y=1.0 / grid,
+            mode="lines",
+            name="random guess",
+            line={"dash": "dot", "color": "gray"},
+            hoverinfo="skip",
+        )
+    )
+    for eff in signal_efficiencies:
+        fig.add_vline(x=float(eff), line={"dash": "dash", "color": "lightgray", "width": 1})
+    fig.update_layout(
+        title=title,
+        xaxis={"title": "signal efficiency ε_S", "range": [0, 1]},
+        yaxis={"title": "background rejection 1/ε_B", "type": "log"},
+        legend={"x": 0.99, "xanchor": "right", "y": 0.99},
+        template="plotly_white",
+    )
+    return fig
+
+
+def mass_figure(masses: Any, labels: Any, n_bins: int | None = None) -> go.Figure:
+    """The jet-mass distributions of top and QCD jets (each normalised to unit area) on the
+    shared bins of :func:`mass_histogram`, with the top and W masses marked: a top jet holds
+    all three quarks of t -> b W -> b q q' (m_J ~ 173 GeV) or, when the b falls outside the
+    cone, only the W (~80 GeV); a QCD jet's mass comes from radiation and falls smoothly.
+    ``masses``: (n,) GeV; ``labels``: (n,) 1 top, 0 QCD."""
+    import plotly.graph_objects as go
+
+    masses = np.asarray(masses, dtype=np.float64)
+    labels = np.asarray(labels)
+    if masses.ndim != 1 or labels.shape != masses.shape or not len(masses):
+        raise ValueError(
+            f"masses and labels must be (n,) arrays of equal length n >= 1; got shapes "
+            f"{masses.shape} and {labels.shape}"
+        )
+    if not np.isfinite(masses).all() or (masses < 0).any():
+        raise ValueError("masses must be finite and >= 0 (GeV)")
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError(f"labels must be 0 (QCD) or 1 (top); got {np.unique(labels)[:5]}")
+    hist = mass_histogram(masses, labels, n_bins)
+    edges = np.asarray(hist["edges"])
+    centres, widths = 0.5 * (edges[1:] + edges[:-1]), np.diff(edges)
+    fig = go.Figure()
+    for name, counts in hist["counts"].items():
+        counts = np.asarray(counts, dtype=np.float64)
+        density = counts / (counts.sum() * widths) if counts.sum() else counts
+        fig.add_trace(
+            go.Bar(
+                x=centres,
+                y=density,
+                width=widths,
+                name=f"{name} ({int(counts.sum())} jets)",
+                opacity=0.6,
+                customdata=counts,
+                hovertemplate="m_J %{x:.0f} GeV: %{customdata:d} jets<extra>" + name + "</extra>",
+            )
+        )
+    for mass, text in ((TOP_MASS, "m_t"), (W_MASS, "m_W")):
+        fig.add_vline(x=mass, line={"dash": "dash", "color": "gray"}, annotation_text=text)
+    fig.update_layout(
+        barmode="overlay",
+        xaxis={"title": "jet mass m_J [GeV]"},
+        yaxis={"title": "fraction of jets per GeV"},
+        template="plotly_white",
+    )
+    return fig
 
 
 def _finite_or_none(values: np.ndarray) -> list[float | None]:
@@ -206,12 +326,20 @@ class JetViewer(anywidget.AnyWidget):
             axis=axis,
             rapidity=rapidity,
             **kwargs,
-        )
-        self._load_jet()
+        )  # opens the comm: see open()
         self._ready = True
         self.on_msg(self._on_message)
 
     # --- public API -------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open the comm with the selected jet already computed: the front end gets the whole
+        state in the comm's first message. (An update sent right after it can be lost while
+        the front end is still loading the widget's module on a busy machine, leaving a view
+        with an empty jet.)"""
+        if self.comm is None and not self._ready:
+            self._load_jet()
+        super().open()
 
     @property
     def masses(self) -> np.ndarray:

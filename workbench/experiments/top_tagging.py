@@ -13,6 +13,12 @@ context from a different data set, not a like-for-like comparison.
 
 The invariance column is the largest change of a model's score (sigmoid of its logit) when
 the test jets are boosted along a random axis with rapidity up to 1 and rotated.
+
+Distributed: under ``torch.distributed`` (``torchrun --nproc_per_node 2 -m workbench.cli train
+top_tagging``, gloo on CPU) rank 0 generates the jets into the cache while the other ranks
+wait, then every rank reads them; the :class:`~workbench.training.Trainer` trains each model
+with ``DistributedDataParallel`` (every rank ends with the same weights), and every rank
+evaluates the full test set, so every rank returns the same table.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 from workbench.data.jets import JetData, JetsConfig, make_jets
@@ -42,9 +49,19 @@ from workbench.models.top_tagging import (
 )
 from workbench.training import TrainConfig, Trainer, seed_everything
 
-__all__ = ["SIZES", "TopTaggingRecipe", "TopTaggingResult", "lorentz_transforms", "run"]
+__all__ = [
+    "DISTRIBUTED",
+    "SIZES",
+    "TopTaggingRecipe",
+    "TopTaggingResult",
+    "lorentz_transforms",
+    "run",
+]
 
 log = logging.getLogger(__name__)
+
+#: ``run`` works under ``torch.distributed`` (read by ``workbench.cli`` before torchrun runs).
+DISTRIBUTED = True
 
 MASS_CUT = "jet mass window"
 
@@ -137,6 +154,37 @@ def lorentz_transforms(n: int, generator: torch.Generator, max_rapidity: float =
     return boosts @ out
 
 
+def _rank_and_world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _make_jets_once(config: JetsConfig, progress: bool) -> JetData:
+    """``make_jets(config)``; under ``torch.distributed`` rank 0 generates (or finds) the jets
+    in the cache first while the others wait, then the others read them. A failure on rank 0
+    is raised on every rank (the others with a RuntimeError quoting it), not left hanging."""
+    rank, world = _rank_and_world()
+    if world == 1:
+        return make_jets(config, progress=progress)
+    data, error = None, None
+    if rank == 0:
+        try:
+            data = make_jets(config, progress=progress)
+        except Exception as err:
+            error = err
+    message = [None if error is None else f"{type(error).__name__}: {error}"]
+    dist.broadcast_object_list(message, src=0)  # the barrier: rank 0 is done, or failed
+    if error is not None:
+        raise error
+    if message[0] is not None:
+        raise RuntimeError(f"rank 0 could not make the jets, so rank {rank} stops: {message[0]}")
+    if rank == 0:
+        return data
+    log.info("rank %d: reading the jets rank 0 made", rank)
+    return make_jets(config, progress=False)
+
+
 def _leading(data: JetData, n: int) -> JetData:
     """The ``n`` leading constituents (the files are sorted by pT)."""
     return replace(data, p4=data.p4[:, :n].contiguous(), mask=data.mask[:, :n].contiguous())
@@ -172,10 +220,12 @@ def run(
     workdir: str | Path | None = None,
 ) -> TopTaggingResult:
     """Generate (or load from the cache) the jets, train every model, evaluate on the test
-    jets; checkpoints go to ``workdir`` if given."""
+    jets; checkpoints go to ``workdir`` if given (written by rank 0 under DDP). Under
+    ``torch.distributed`` every rank must call it (see the module docstring)."""
     recipe = SIZES[size] if isinstance(size, str) else size
     seed_everything(recipe.seed)
-    data = _leading(make_jets(recipe.jets, progress=progress), recipe.n_constituents)
+    rank, _ = _rank_and_world()
+    data = _leading(_make_jets_once(recipe.jets, progress and rank == 0), recipe.n_constituents)
     train, val, test = data.split((0.7, 0.15, 0.15), seed=recipe.seed)
     train_cfg = replace(recipe.train, progress=progress, seed=recipe.seed)
     generator = torch.Generator().manual_seed(recipe.seed + 1)
