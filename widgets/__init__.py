@@ -6,6 +6,7 @@ from .irreps import IrrepsExplorer
 from .jets import JetViewer, mass_figure, roc_figure
 from .molecule import MoleculeViewer
 from .pointcloud import PointCloudView
+from .spectra import SpectraViewer
 
 __all__ = [
     "ActionAngleViewer",
@@ -14,6 +15,7 @@ __all__ = [
     "JetViewer",
     "MoleculeViewer",
     "PointCloudView",
+    "SpectraViewer",
     "jump_figure",
     "mass_figure",
     "roc_figure",
