@@ -2,7 +2,7 @@
 
 >>> from workbench import experiments
 >>> sorted(experiments.RECIPES)
-['action_angle', 'molecules', 'scattering', 'shapes', 'top_tagging']
+['action_angle', 'backmapping', 'molecules', 'scattering', 'shapes', 'top_tagging']
 >>> result = experiments.run("shapes", size="quick", progress=False)  # doctest: +SKIP
 >>> result.table  # doctest: +SKIP
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-from . import action_angle, molecules, scattering, shapes, top_tagging
+from . import action_angle, backmapping, molecules, scattering, shapes, top_tagging
 
 __all__ = ["RECIPES", "Recipe", "get", "run"]
 
@@ -37,7 +37,12 @@ def _recipe(module: ModuleType) -> Recipe:
 
 
 RECIPES = MappingProxyType(
-    {r.name: r for r in map(_recipe, (action_angle, molecules, scattering, shapes, top_tagging))}
+    {
+        r.name: r
+        for r in map(
+            _recipe, (action_angle, backmapping, molecules, scattering, shapes, top_tagging)
+        )
+    }
 )
 
 
