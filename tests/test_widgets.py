@@ -115,3 +115,62 @@ def test_irreps_explorer_rejects_unknown_groups():
 
     with pytest.raises(ValueError, match="unknown group"):
         IrrepsExplorer("E8")
+
+
+# --- the first message to the front end -------------------------------------------------
+
+
+def _opened_state(monkeypatch, make):
+    """The widget ``make()`` builds and the state its comm opened with."""
+    import ipywidgets.widgets.widget as widget_module
+
+    opened = []
+    real = widget_module.comm.create_comm
+
+    def create_comm(**kwargs):
+        opened.append(kwargs["data"]["state"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(widget_module.comm, "create_comm", create_comm)
+    widget = make()
+    (state,) = [s for s in opened if s.get("_model_name") == "AnyModel"]  # not its Layout
+    # nothing changed after the comm opened: the first message is the widget's whole state
+    assert state == {k: v for k, v in widget.get_state().items() if k in state}
+    return widget, state
+
+
+def test_equivariance_check_opens_with_the_whole_state(monkeypatch):
+    """The front end's first message already holds the view of the current transform:
+    nothing it needs comes in a later update (which a busy browser still loading the module
+    could miss)."""
+    linear = o3.Linear("1x0e + 1x1o", "1x1o")
+    _, state = _opened_state(
+        monkeypatch, lambda: EquivarianceCheck(linear, "1x0e + 1x1o", "1x1o", n_samples=3)
+    )
+    assert set(state["view"]) >= {"x", "gx", "fx", "f_gx", "g_fx", "rel_error", "passed"}
+    assert len(state["view"]["gx"]) == 4 and state["view"]["rel_error"] == 0.0
+    assert len(state["samples"]) == 3 and state["passed"]
+    assert state["summary"].startswith("equivariant")
+    # a transform given to the constructor is in the first view too
+    _, state = _opened_state(
+        monkeypatch, lambda: EquivarianceCheck(linear, "1x0e + 1x1o", "1x1o", beta=1.0)
+    )
+    assert state["beta"] == 1.0 and state["view"]["gx"] != state["view"]["x"]
+
+
+def test_irreps_explorer_opens_with_the_whole_state(monkeypatch):
+    """The front end's first message already holds the chosen group, irreps and their views;
+    traits given to the constructor (e.g. the angle) are used, not an error."""
+    from widgets import IrrepsExplorer
+
+    _, state = _opened_state(monkeypatch, lambda: IrrepsExplorer("SU(2)", "1", "1/2"))
+    assert state["group_name"] == "SU(2)" and (state["irrep_a"], state["irrep_b"]) == ("1", "1/2")
+    assert [d["label"] for d in state["decomposition"]] == ["1/2", "3/2"]
+    assert state["choices"] and state["cg_view"]["re"] and state["generator_view"]["re"]
+    assert set(state["weights"]) == {"a", "b", "c"}
+    assert state["residual"] < 1e-10 and state["error"] == ""
+    explorer, state = _opened_state(monkeypatch, lambda: IrrepsExplorer("SO(1,3)", angle=1.25))
+    assert state["angle"] == 1.25 and state["irrep_a"] == "(1,1)" and not state["compact"]
+    assert state["residual"] < 1e-10 and state["cg_view"]["re"]
+    explorer.angle = 2.0  # the controls still recompute after the constructor
+    assert explorer.angle == 2.0 and explorer.residual < 1e-10

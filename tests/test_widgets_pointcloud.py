@@ -243,3 +243,31 @@ def test_esm_inlines_plotly_and_no_remote_urls():
     own = widget_esm("pointcloud.js", ()).lower()
     assert "http://" not in own and "https://" not in own
     assert '"data-wb-widget": "PointCloudView"' in own.replace("pointcloudview", "PointCloudView")
+
+
+def test_the_comm_opens_with_the_whole_state(cloud, models, monkeypatch):
+    """The front end's first message already holds the cloud in the pose given to the
+    constructor and every model's probabilities: nothing it needs comes in a later update
+    (which a busy browser still loading the module could miss)."""
+    import ipywidgets.widgets.widget as widget_module
+
+    opened = []
+    real = widget_module.comm.create_comm
+
+    def create_comm(**kwargs):
+        opened.append(kwargs["data"]["state"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(widget_module.comm, "create_comm", create_comm)
+    pos, mask = cloud
+    view = PointCloudView(pos, models, CLASSES, mask=mask, label=2, alpha=0.7, reflect=True)
+    (state,) = [s for s in opened if s.get("_model_name") == "AnyModel"]  # not its Layout
+    assert state["alpha"] == 0.7 and state["reflect"] and state["label"] == 2
+    expected = -(pos[mask].double().numpy() @ rotation(0.7, 0.0, 0.0).T)
+    np.testing.assert_allclose(np.array(state["points"]), expected, atol=1e-12)
+    assert len(state["original_points"]) == int(mask.sum()) and state["extent"] > 1.0
+    assert set(state["probabilities"]) == set(state["top"]) == set(state["spread"]) == set(models)
+    # nothing changed after the comm opened: the first message is the widget's whole state
+    assert {k: state[k] for k in view.keys if k in state} == {
+        k: v for k, v in view.get_state().items() if k in state
+    }

@@ -94,6 +94,9 @@ function render({ model, el: root }) {
 
   async function draw() {
     const view = model.get("view");
+    // no data yet (Python always opens the widget with its first view; this only guards
+    // against a model created empty): the change event that brings them draws
+    if (!view?.x) return;
     const labelsIn = model.get("labels_in");
     const labelsOut = model.get("labels_out");
     container.dataset.relError = String(view.rel_error);
@@ -142,13 +145,17 @@ function render({ model, el: root }) {
   const onAngles = () => syncControls();
   const onBadge = () => syncBadge();
   const onView = () => draw();
-  for (const name of ["alpha", "beta", "gamma", "inversion", "has_inversion"]) {
-    model.on(`change:${name}`, onAngles);
-  }
-  for (const name of ["passed", "summary", "title"]) model.on(`change:${name}`, onBadge);
-  model.on("change:view", onView);
+  const angleTraits = ["alpha", "beta", "gamma", "inversion", "has_inversion"];
+  const badgeTraits = ["passed", "summary", "title"];
+  for (const name of angleTraits) model.on(`change:${name}`, onAngles);
+  for (const name of badgeTraits) model.on(`change:${name}`, onBadge);
+  const viewTraits = ["view", "samples", "tolerance", "labels_in", "labels_out"];
+  for (const name of viewTraits) model.on(`change:${name}`, onView);
   return () => {
     resize.disconnect();
+    for (const name of angleTraits) model.off(`change:${name}`, onAngles);
+    for (const name of badgeTraits) model.off(`change:${name}`, onBadge);
+    for (const name of viewTraits) model.off(`change:${name}`, onView);
     for (const plot of Object.values(plots)) Plotly.purge(plot);
   };
 }

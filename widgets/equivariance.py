@@ -105,8 +105,16 @@ class EquivarianceCheck(EulerAngles, anywidget.AnyWidget):
             ],
             tolerance=float(self.report["tolerance"].iloc[0]),
             **kwargs,
-        )
-        self._update()
+        )  # opens the comm: see open()
+
+    def open(self) -> None:
+        """Open the comm with the view of the current transform already computed: the front
+        end gets the whole state in the comm's first message. (An update sent right after it
+        can be lost while the front end is still loading the widget's module on a busy
+        machine, leaving an empty view that no later update reaches.)"""
+        if self.comm is None:
+            self._update()
+        super().open()
 
     @property
     def element(self) -> O3Element:

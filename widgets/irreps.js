@@ -139,6 +139,9 @@ function render({ model, el: root }) {
     const w = model.get("weights");
     const cg = model.get("cg_view");
     const gen = model.get("generator_view");
+    // no data yet (Python always opens the widget with its first views; this only guards
+    // against a model created empty): the change event that brings them draws
+    if (!cg?.re || !gen?.re) return;
     const weightTraces = ["a", "b", "c"].filter((k) => w[k]).map((k) => ({
       type: "scatter", mode: "markers", name: `${k}: ${w[k].label}`,
       x: w[k].xy.map((p) => p[0]), y: w[k].xy.map((p) => p[1]),
@@ -172,6 +175,7 @@ function render({ model, el: root }) {
   model.on("change", refresh);
   return () => {
     resize.disconnect();
+    model.off("change", refresh);
     for (const plot of Object.values(plots)) Plotly.purge(plot);
   };
 }

@@ -98,11 +98,21 @@ class IrrepsExplorer(anywidget.AnyWidget):
             self._groups.setdefault(name, group)
         if name not in self._groups:
             raise ValueError(f"unknown group {name!r}; choose one of {sorted(self._groups)}")
-        super().__init__(group_names=list(self._groups), **kwargs)
-        self._hold = True
-        self._set_group(name, a, b)
-        self._hold = False
-        self._update()
+        self._hold = True  # no recomputation while the constructor sets the traits
+        self._initial: tuple | None = (name, a, b)
+        super().__init__(group_names=list(self._groups), **kwargs)  # opens the comm: see open()
+
+    def open(self) -> None:
+        """Open the comm with the chosen group, irreps and their views already computed: the
+        front end gets the whole state in the comm's first message. (An update sent right
+        after it can be lost while the front end is still loading the widget's module on a
+        busy machine, leaving an empty view that no later update reaches.)"""
+        if self.comm is None and self._initial is not None:
+            (name, a, b), self._initial = self._initial, None
+            self._set_group(name, a, b)
+            self._hold = False
+            self._update()
+        super().open()
 
     @property
     def group(self) -> Group:

@@ -103,16 +103,25 @@ class PointCloudView(EulerAngles, anywidget.AnyWidget):
         self._models = dict(models)
         self._pose_key: tuple | None = None
         self._reference: dict[str, list[float]] = {}
-        pos, mask, label = self._validate_cloud(pos, mask, label, len(class_names))
+        self._initial: tuple | None = self._validate_cloud(pos, mask, label, len(class_names))
         super().__init__(
             title=title,
             class_names=list(class_names),
             model_names=list(self._models),
             **kwargs,
-        )
-        self._load(pos, mask, label)
+        )  # opens the comm: see open()
 
     # --- public API -------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open the comm with the cloud and the probabilities of the initial pose already
+        computed: the front end gets the whole state in the comm's first message. (An update
+        sent right after it can be lost while the front end is still loading the widget's
+        module on a busy machine, leaving an empty view that no later update reaches.)"""
+        if self.comm is None and self._initial is not None:
+            cloud, self._initial = self._initial, None
+            self._load(*cloud)
+        super().open()
 
     @property
     def element(self) -> O3Element:
