@@ -39,7 +39,7 @@ def _orthogonal(reflect: bool) -> torch.Tensor:
 def _cgvae(chiral: bool = True) -> CGVAE:
     model = CGVAE(_mapping(), CGVAEConfig(**{**SMALL.__dict__, "chiral": chiral}), BONDS)
     with torch.no_grad():
-        model.template.normal_()  # both start at zero
+        model.template.normal_()  # both start at zero (the template is a buffer)
         model.readout.normal_()
     return model.double()
 
@@ -128,14 +128,53 @@ def test_linear_baseline_is_e3_equivariant_and_fits_a_linear_truth():
     assert fitted.reconstruct(beads[:4].float()).dtype == torch.float32
 
 
-def test_cgvae_template_starts_at_the_linear_fit():
+def test_fresh_cgvae_is_exactly_the_linear_backmap_and_the_template_is_fixed():
     mapping = _mapping()
     pos, beads = _frames(20)
     model = CGVAE(mapping, SMALL).double().init_template(pos, beads)
     linear = LinearBackmap(mapping).fit(pos, beads)
     assert torch.allclose(model.template, linear.coefficients, atol=1e-12)
+    expected = linear.reconstruct(beads)
+    for seed in (0, 1):  # the residual's readout is zero: no dependence on z yet
+        assert torch.allclose(model.reconstruct(beads, seed=seed), expected, atol=1e-12)
+    assert torch.allclose(model.autoencode(pos, beads, seed=2), expected, atol=1e-12)
+    # the template is a buffer, not a trained parameter, and survives a state-dict round trip
+    assert "template" not in dict(model.named_parameters())
+    clone = CGVAE(mapping, SMALL).double()
+    clone.load_state_dict(model.state_dict())
+    assert torch.equal(clone.template, model.template)
+    model.loss(pos, beads)["loss"].backward()
+    assert model.readout.grad.abs().sum() > 0  # training starts from the linear fit
     with pytest.raises(ValueError, match="pos has shape"):
         model.init_template(pos[:3], beads)
+
+
+def test_hydrogen_weight_and_free_bits_in_the_loss():
+    mapping = _mapping()
+    pos, beads = _frames(4)
+    z = np.array([6, 1, 1, 8, 1, 6, 1, 1, 7, 1])
+    for hw in (0.0, 0.1, 1.0):
+        cfg = CGVAEConfig(**{**SMALL.__dict__, "hydrogen_weight": hw})
+        model = CGVAE(mapping, cfg, z=z).double().init_template(pos, beads)
+        sq = (model.reconstruct(beads) - pos).pow(2).sum(-1)  # fresh: independent of z
+        w = torch.from_numpy(np.where(z == 1, hw, 1.0))
+        torch.manual_seed(0)
+        got = model.loss(pos, beads)["recon"]
+        assert got.item() == pytest.approx(((sq * w).sum(-1) / w.sum()).mean().item(), rel=1e-10)
+    # free bits: KL below lambda nats per bead costs nothing (no gradient reaches the prior)
+    cfg = CGVAEConfig(**{**SMALL.__dict__, "free_bits": 1e6, "bond_weight": 0.0})
+    model = _cgvae()
+    free = CGVAE(_mapping(), cfg, BONDS).double()
+    free.load_state_dict(model.state_dict())
+    torch.manual_seed(0)
+    out = free.loss(pos, beads)
+    assert out["loss"].item() == pytest.approx(out["recon"].item() + cfg.beta * 1e6, rel=1e-12)
+    out["loss"].backward()
+    assert free.prior_head.net[0].weight.grad.abs().max() == 0
+    with pytest.raises(ValueError, match="atomic numbers"):
+        CGVAE(mapping, SMALL, z=z[:3])
+    with pytest.raises(ValueError, match="free_bits"):
+        CGVAEConfig(free_bits=-1.0)
 
 
 def test_mlp_vae_is_translation_but_not_rotation_equivariant():

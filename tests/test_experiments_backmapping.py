@@ -134,7 +134,11 @@ def test_tiny_recipe_end_to_end(tiny_result):
     assert np.isfinite(numeric).all() and (numeric >= 0).all()
     linear = table[table["model"] == "linear"]
     assert (linear["diversity (Å)"] == 0).all()  # deterministic
-    assert (table[table["model"] == "CGVAE"]["diversity (Å)"] > 0).all()
+    for n in n_values:  # CGVAE samples vary, unless validation kept the untrained linear map
+        kept_linear = tiny_result.histories[("alanine_dipeptide", n, "CGVAE")]
+        kept_linear = kept_linear["val_heavy_msd"].to_numpy().argmin() == 0
+        cgvae = table[(table["model"] == "CGVAE") & (table["N"] == n)]
+        assert (cgvae["diversity (Å)"].iloc[0] == 0) == kept_linear
     assert set(tiny_result.histories) == {
         ("alanine_dipeptide", n, m) for n in n_values for m in MODELS if m != "linear"
     }
@@ -175,3 +179,32 @@ def test_run_rejects_unknown_sizes():
 
     with pytest.raises(ValueError, match="unknown size"):
         run("huge")
+
+
+def test_tiny_recipe_cgvae_is_selected_on_validation_from_the_linear_start(tiny_result):
+    """Epoch 0 of the CGVAE history is the linear backmap (the fixed template, zero residual);
+    the kept model is the best epoch by validation heavy-atom error, so never worse than it."""
+    from workbench.data.coarse_graining import CGConfig, make_cg_dataset
+    from workbench.experiments.backmapping import SIZES
+
+    spec = SIZES["tiny"].systems[0]
+    for n in spec.n_beads:
+        data = make_cg_dataset(CGConfig(md=spec.md, n_beads=n, method=spec.method),
+                               progress=False)  # fmt: skip
+        val = data.subset("val")
+        pos, beads, heavy = torch.from_numpy(val.pos), torch.from_numpy(val.beads), val.z > 1
+        history = tiny_result.histories[("alanine_dipeptide", n, "CGVAE")]
+        assert history["epoch"].tolist()[0] == 0
+        msd = history["val_heavy_msd"].to_numpy()
+        linear = tiny_result.models[("alanine_dipeptide", n, "linear")]
+        with torch.no_grad():
+            lin = (linear.reconstruct(beads) - pos)[:, heavy].pow(2).sum(-1).mean().item()
+            cgvae = tiny_result.models[("alanine_dipeptide", n, "CGVAE")]
+            size = SIZES["tiny"].train.batch_size  # the noise is seeded per batch, as in training
+            got = torch.cat([
+                cgvae.autoencode(pos[k : k + size], beads[k : k + size], seed=0).double()
+                for k in range(0, len(pos), size)
+            ])  # fmt: skip
+            got = (got - pos)[:, heavy].pow(2).sum(-1).mean().item()
+        assert msd[0] == pytest.approx(lin, rel=1e-4)  # float32 model
+        assert got == pytest.approx(msd.min(), rel=1e-4) and got <= lin * (1 + 1e-4)

@@ -4,10 +4,17 @@ Data: ``workbench.data.coarse_graining`` (OpenMM MD of alanine dipeptide, and of
 the full size; k-medoids CG mappings with N beads; train/val/test split by time blocks).
 Models, each trained per (system, N): :class:`~workbench.models.cgvae.CGVAE` (equivariant
 encoder, CG-conditioned prior, equivariant decoder; Wang et al. 2022, arXiv 2201.12176; its
-decoder's linear skip path starts at the least-squares fit on the training frames), the
+decoder is the least-squares linear template fitted on the training frames, fixed, plus a
+learned equivariant residual that starts at zero), the
 least-squares linear backmapping (:class:`~workbench.models.backmapping.LinearBackmap`) and a
 VAE of MLPs on flattened coordinates (:class:`~workbench.models.backmapping.MLPVAE`, not
 rotation-equivariant, same latent size).
+
+Model selection uses the validation split only: the trained models keep the epoch with the
+lowest validation heavy-atom reconstruction error (``TrainConfig.monitor="val_heavy_msd"``),
+and for CGVAE the untrained state (exactly the linear backmap) is a candidate as epoch 0, so
+on validation it is never worse than the linear baseline. Test frames are used only for the
+table.
 
 Metrics on the test frames (``workbench.metrics``, "Structures (backmapping)"; no alignment,
 the beads fix the frame):
@@ -128,7 +135,10 @@ class BackmapRecipe:
 
 
 _ALA = MDConfig()  # 2 ns, a frame per ps (the quick MD size)
-_TRAIN = TrainConfig(epochs=15, batch_size=64, lr=1e-3, scheduler="cosine", grad_clip=10.0)
+# model selection: the epoch with the lowest validation heavy-atom recon error (the metric)
+_TRAIN = TrainConfig(
+    epochs=15, batch_size=64, lr=1e-3, scheduler="cosine", grad_clip=10.0, monitor="val_heavy_msd"
+)
 SIZES = {
     "tiny": BackmapRecipe(  # for tests and the notebook's quick mode: runs, does not learn much
         systems=(
@@ -141,7 +151,7 @@ SIZES = {
             hidden=8, latent=4, n_rbf=8, encoder_layers=1, prior_layers=1, decoder_layers=2
         ),
         vae=MLPVAEConfig(hidden=(32,), latent=4),
-        train=TrainConfig(epochs=2, batch_size=16, lr=2e-3),
+        train=TrainConfig(epochs=2, batch_size=16, lr=2e-3, monitor="val_heavy_msd"),
         n_samples=3,
         n_sample_frames=4,
         n_viewer_frames=2,
@@ -229,18 +239,46 @@ class BackmapResult:
         }
 
 
-def _vae_step(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
-    out = model.loss(batch["pos"], batch["beads"])
-    out["n"] = batch["pos"].shape[0]
-    return out
+def _make_step(heavy: np.ndarray, seed: int):
+    """The training step: ``model.loss``; in eval mode also ``heavy_msd``, the heavy-atom mean
+    squared error (Å^2) of ``autoencode(pos, beads, seed)``, the reported recon metric
+    (squared), so model selection monitors what the table reports."""
+    mask = torch.as_tensor(heavy, dtype=torch.bool)
+
+    def step(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
+        out = model.loss(batch["pos"], batch["beads"])
+        if not model.training:
+            x = model.autoencode(batch["pos"], batch["beads"], seed=seed)
+            sq = (x - batch["pos"].to(x.dtype))[:, mask.to(x.device)].pow(2).sum(-1)
+            out["heavy_msd"] = sq.mean().detach()
+        out["n"] = batch["pos"].shape[0]
+        return out
+
+    return step
 
 
-def _fit(model, recipe, train, val, workdir, name) -> tuple[pd.DataFrame, float]:
+def _fit(model, recipe, train, val, workdir, name, from_start) -> tuple[pd.DataFrame, float]:
+    """Train with the recipe's TrainConfig (best epoch by its ``monitor`` on ``val``). With
+    ``from_start`` (CGVAE, which starts at the linear fit) the untrained state is a candidate
+    too, as epoch 0: if no epoch beats it on validation the model is left untrained."""
     cfg = replace(recipe.train, seed=recipe.seed)
     checkpoint_dir = Path(workdir) / name if workdir else None
-    trainer = Trainer(model, _vae_step, cfg, checkpoint_dir=checkpoint_dir)
+    trainer = Trainer(model, _make_step(train.z > 1, recipe.seed), cfg, checkpoint_dir)
     start = time.perf_counter()
+    initial = None
+    if from_start and val is not None and cfg.monitor.startswith("val_"):
+        row = {"epoch": 0, **{f"val_{k}": v for k, v in trainer.evaluate(val).items()}}
+        initial = (row, {k: v.detach().clone() for k, v in model.state_dict().items()})
     history = trainer.fit(train, val, resume=checkpoint_dir is not None)
+    if initial is not None:
+        row, state = initial
+        best, value = trainer.best_value, row.get(cfg.monitor)
+        if value is not None and (
+            best is None or (value <= best if cfg.mode == "min" else value >= best)
+        ):
+            log.info("%s: no epoch beat the untrained model on %s; keeping it", name, cfg.monitor)
+            model.load_state_dict(state)
+        history = pd.concat([pd.DataFrame([row]), history], ignore_index=True)
     return history, time.perf_counter() - start
 
 
@@ -315,13 +353,13 @@ def run(
                 seconds = time.perf_counter() - start
             else:
                 if model_name == "CGVAE":
-                    model = CGVAE(data.mapping, recipe.cgvae, bonds=data.bonds)
+                    model = CGVAE(data.mapping, recipe.cgvae, bonds=data.bonds, z=train.z)
                     model.init_template(train.pos, train.beads)  # training frames only
                 else:
                     model = MLPVAE(data.mapping, recipe.vae, bonds=data.bonds)
                 tag = f"{name}/N{n_beads}/{model_name.split(' ')[0]}"
                 histories[(name, n_beads, model_name)], seconds = _fit(
-                    model, recipe, train, val, workdir, tag
+                    model, recipe, train, val, workdir, tag, from_start=model_name == "CGVAE"
                 )
             row, samples[model_name] = _evaluate(model, model_name, test, frames, recipe)
             rows.append(
