@@ -1,6 +1,7 @@
 """Jupyter widgets of the Equivariant Workbench (anywidget; assets ship inside the package)."""
 
 from .action_angle import ActionAngleViewer, jump_figure
+from .backmap import BackmapViewer
 from .equivariance import EquivarianceCheck
 from .irreps import IrrepsExplorer
 from .jets import JetViewer, mass_figure, roc_figure
@@ -10,6 +11,7 @@ from .spectra import SpectraViewer
 
 __all__ = [
     "ActionAngleViewer",
+    "BackmapViewer",
     "EquivarianceCheck",
     "IrrepsExplorer",
     "JetViewer",

@@ -23,6 +23,12 @@ const xyz = ([x, y, z]) => ({ x, y, z });
 const fmt = (v) => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(2) : v.toFixed(3));
 
 function layerStyle(layer) {
+  // a layer with a radius (CG beads): one sphere of that radius per atom, no bonds
+  if (layer.radius) {
+    const sphere = { radius: layer.radius, opacity: layer.opacity };
+    if (layer.color) sphere.color = layer.color;
+    return { sphere };
+  }
   const style = {};
   for (const [kind, spec] of Object.entries(STYLE_SPECS[layer.style] ?? STYLE_SPECS.ball_and_stick)) {
     style[kind] = { ...spec, opacity: layer.opacity };
@@ -43,14 +49,22 @@ function layerAtoms(layer, data) {
     const atom = {
       elem, ...xyz(data.pos[i]), index: i, serial: i,
       bonds: neighbours[i], bondOrder: neighbours[i].map(() => 1),
-      properties: { value: data.values ? data.values[i] : null },
+      properties: {
+        value: data.values ? data.values[i] : null,
+        label: layer.radius ? `${layer.name} ${i}` : `${elem}${i}`,
+      },
     };
     if (data.colors) atom.color = parseInt(data.colors[i].slice(1), 16);
     return atom;
   });
 }
 
-function render({ model, el: root }) {
+/** Draws the viewer into `root`. `extend` (optional, for widgets built on this one, e.g.
+ *  backmap.js) is called once with { model, container, controls, legend, set } after the
+ *  standard controls exist; it may add controls and return { traits, sync(), draw(data),
+ *  dispose() }: `traits` also trigger a redraw, `sync` runs with the controls' sync, `draw`
+ *  after each drawing (before the widget is marked ready), `dispose` on cleanup. */
+function render({ model, el: root }, extend = null) {
   const set = (values) => {
     for (const [name, value] of Object.entries(values)) model.set(name, value);
     model.save_changes();
@@ -100,6 +114,7 @@ function render({ model, el: root }) {
   const legend = el("div", { class: "wb-mol-legend" }, [arrows, colorbar]);
   container.append(title, controls, el("div", { class: "wb-mol-view" }, [stage, hover]), legend);
   root.appendChild(container);
+  const extension = extend ? extend({ model, container, controls, legend, set }) ?? {} : {};
 
   const viewer = ThreeDmol.createViewer(stage, { backgroundColor: "white", antialias: true });
   let zoomedFor = null; // the structure_id the camera was fitted to
@@ -117,6 +132,7 @@ function render({ model, el: root }) {
     frameValue.textContent = `${model.get("frame") + 1}/${n}`;
     frameLabel.hidden = n <= 1;
     container.dataset.pose = JSON.stringify(ANGLES.map((a) => model.get(a.name)));
+    extension.sync?.();
   }
 
   function syncLegend(data) {
@@ -177,7 +193,7 @@ function render({ model, el: root }) {
     });
     viewer.setHoverable({}, true, (atom) => {
       const value = atom.properties.value;
-      hover.textContent = `${atom.elem}${atom.index}` + (value === null ? "" : `: ${fmt(value)}`);
+      hover.textContent = atom.properties.label + (value === null ? "" : `: ${fmt(value)}`);
     }, () => { hover.textContent = ""; });
     for (const a of data.arrows) {
       if (a.norm > 0) viewer.addArrow({ ...ARROW, start: xyz(a.start), end: xyz(a.end), color: a.color });
@@ -195,6 +211,7 @@ function render({ model, el: root }) {
     container.dataset.frame = String(model.get("frame"));
     container.dataset.style = model.get("atom_style");
     container.dataset.structureId = String(id);
+    extension.draw?.(data);
     container.dataset.wbReady = "1";
   }
 
@@ -224,12 +241,13 @@ function render({ model, el: root }) {
   schedule();
   const onPose = () => syncControls();
   for (const a of ANGLES) model.on(`change:${a.name}`, onPose);
-  const traits = [...DATA_TRAITS, "atom_style", "structure_id"];
+  const traits = [...DATA_TRAITS, "atom_style", "structure_id", ...(extension.traits ?? [])];
   for (const name of traits) model.on(`change:${name}`, schedule);
   return () => {
     resize.disconnect();
     for (const a of ANGLES) model.off(`change:${a.name}`, onPose);
     for (const name of traits) model.off(`change:${name}`, schedule);
+    extension.dispose?.();
     viewer.clear();
     // give the WebGL context back now: a page allows only a few at a time
     viewer.getCanvas()?.getContext("webgl2")?.getExtension("WEBGL_lose_context")?.loseContext();

@@ -245,6 +245,8 @@ class Layer:
         style: one of :data:`STYLES`, or None for the viewer's ``atom_style``.
         opacity: in (0, 1]; below 1 draws a ghost.
         color: ``"#rrggbb"`` for every atom (a ghost), or None: by element or by value.
+        radius: Å; when set, every atom is a sphere of this radius and no bond is drawn
+            (coarse-grained beads), whatever the style.
     """
 
     name: str
@@ -253,6 +255,7 @@ class Layer:
     style: str | None = None
     opacity: float = 1.0
     color: str | None = None
+    radius: float | None = None
 
     def __post_init__(self) -> None:
         if self.style is not None and self.style not in STYLES:
@@ -261,6 +264,15 @@ class Layer:
             raise ValueError(f"layer opacity must be in (0, 1]; got {self.opacity}")
         if self.color is not None and not _HEX.match(self.color):
             raise ValueError(f"layer color must be '#rrggbb' or None; got {self.color!r}")
+        if self.radius is not None and not (
+            isinstance(self.radius, numbers.Real)
+            and not isinstance(self.radius, bool)
+            and math.isfinite(self.radius)
+            and self.radius > 0
+        ):
+            raise ValueError(
+                f"layer radius must be a finite number of Å > 0 or None; got {self.radius!r}"
+            )
 
 
 @dataclass(frozen=True, eq=False)
@@ -640,6 +652,7 @@ class MoleculeViewer(EulerAngles, anywidget.AnyWidget):
                 "style": layer.style or self.atom_style,
                 "opacity": layer.opacity,
                 "color": layer.color,
+                **({} if layer.radius is None else {"radius": float(layer.radius)}),
             }
             for layer in self._layers
         ]
