@@ -245,8 +245,9 @@ def _mirror_change(model: MACE, pos: torch.Tensor, mask: torch.Tensor) -> float:
     """Relative change of the invariant node features of the last interaction under z -> -z."""
     mirror = pos * torch.tensor([1.0, 1.0, -1.0], dtype=pos.dtype)
     index = model._scalar_index[-1]
-    a = model.node_features(pos, mask)[0][-1][:, index]
-    b = model.node_features(mirror, mask)[0][-1][:, index]
+    with torch.no_grad():
+        a = model.node_features(pos, mask)[0][-1][:, index]
+        b = model.node_features(mirror, mask)[0][-1][:, index]
     return float((a - b).abs().max() / a.abs().max())
 
 
