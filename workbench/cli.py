@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import inspect
 import logging
 import os
 import sys
@@ -135,12 +134,8 @@ def _init_distributed(recipe: experiments.Recipe, timeout: datetime.timedelta) -
         raise ValueError(f"RANK must be in [0, WORLD_SIZE = {world}), got RANK = {rank}")
     if world == 1:
         return 0, 1
-    if not getattr(inspect.getmodule(recipe.run), "DISTRIBUTED", False):
-        ready = [
-            name
-            for name, r in sorted(experiments.RECIPES.items())
-            if getattr(inspect.getmodule(r.run), "DISTRIBUTED", False)
-        ]
+    if not recipe.distributed:
+        ready = [name for name, r in sorted(experiments.RECIPES.items()) if r.distributed]
         raise ValueError(
             f"recipe {recipe.name!r} does not support distributed training (WORLD_SIZE = "
             f"{world}); run it without torchrun. Recipes that do: {', '.join(ready) or 'none'}"

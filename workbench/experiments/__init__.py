@@ -22,18 +22,24 @@ __all__ = ["RECIPES", "Recipe", "get", "run"]
 @dataclass(frozen=True)
 class Recipe:
     """A named experiment: ``run(size, progress=..., workdir=...)`` returns a result with a
-    ``table`` (pandas DataFrame, one row per model)."""
+    ``table`` (pandas DataFrame, one row per model). ``distributed``: it may run under
+    ``torchrun`` (its module sets ``DISTRIBUTED = True`` and coordinates data generation across
+    the processes)."""
 
     name: str
     summary: str
     sizes: tuple[str, ...]
     run: Callable[..., Any]
+    distributed: bool = False
 
 
 def _recipe(module: ModuleType) -> Recipe:
-    """A recipe module's entry: its name, the first line of its docstring, SIZES and run."""
+    """A recipe module's entry: its name, the first line of its docstring, SIZES, run and
+    whether it supports distributed training."""
     name = module.__name__.rsplit(".", 1)[-1]
-    return Recipe(name, module.__doc__.strip().splitlines()[0], tuple(module.SIZES), module.run)
+    summary = module.__doc__.strip().splitlines()[0]
+    distributed = getattr(module, "DISTRIBUTED", False)
+    return Recipe(name, summary, tuple(module.SIZES), module.run, distributed)
 
 
 RECIPES = MappingProxyType(
