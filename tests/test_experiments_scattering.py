@@ -42,13 +42,19 @@ def test_tiny_recipe_table(result):
         "composition MLP",
         "diffraction CNN (volume_per_atom)",
         "diffraction CNN (lattice_parameters)",
+        "diffraction CNN (composition)",
     }
     assert result.data_seconds > 0 and set(result.train_seconds) >= set(scattering.MODELS)
 
 
 def test_tiny_recipe_inverse_and_extra_tables(result):
     inverse = result.inverse_table
-    assert list(inverse.index) == [c for cs in scattering.INVERSE_TARGETS.values() for c in cs]
+    composition_rows = [f"{e} fraction" for e in ("Al", "Cu", "Ag")]
+    composition_rows += list(scattering.COMPOSITION_ROWS)
+    assert list(inverse.index) == [
+        *(c for cs in scattering.INVERSE_TARGETS.values() for c in cs),
+        *composition_rows,
+    ]
     assert np.isfinite(inverse.values).all() and (inverse["training mean MAE"] > 0).all()
     assert result.lattice_predictions.shape == (len(result.test), 6)
     assert result.volume_predictions.shape == (len(result.test),)
@@ -74,8 +80,44 @@ def test_tiny_recipe_viewer_record(result):
     assert record["predicted_lattice_parameters"].shape == (6,)
     assert record["predicted_volume_per_atom"] == result.volume_predictions[0]
     assert record["wasserstein"]["mean spectrum"] >= 0
+    assert record["elements"] == ("Al", "Cu", "Ag")
+    assert np.array_equal(record["predicted_composition"], result.composition_predictions[0])
+    z = record["z"]
+    assert np.allclose(record["composition"], [np.mean(z == n) for n in (13, 29, 47)])
     with pytest.raises(IndexError):
         result.crystal(len(result.test))
+
+
+def test_tiny_recipe_composition(result):
+    """The composition model's fractions are a distribution per crystal, and its rows of the
+    inverse table are recomputed here from the stored predictions and the raw atoms."""
+    pred = result.composition_predictions
+    n_test = len(result.test)
+    assert result.elements == ("Al", "Cu", "Ag") and pred.shape == (n_test, 3)
+    assert (pred >= 0).all() and np.allclose(pred.sum(1), 1, atol=1e-6)
+    # true fractions from the atoms themselves, the baseline from the training crystals' atoms
+    true = np.array([[np.mean(result.test.structure(i)[0] == n) for n in (13, 29, 47)]
+                     for i in range(n_test)])  # fmt: skip
+    inverse = result.inverse_table
+    for k, element in enumerate(result.elements):
+        row = inverse.loc[f"{element} fraction"]
+        assert row["diffraction CNN MAE"] == pytest.approx(np.abs(pred[:, k] - true[:, k]).mean())
+    mean_row = inverse.loc[scattering.COMPOSITION_ROWS[0]]
+    assert mean_row["diffraction CNN MAE"] == pytest.approx(np.abs(pred - true).mean())
+    wrong = [true[i, np.argmax(pred[i])] < true[i].max() - 1e-9 for i in range(n_test)]
+    assert inverse.loc[scattering.COMPOSITION_ROWS[1], "diffraction CNN MAE"] == np.mean(wrong)
+    assert 0 <= inverse.loc[scattering.COMPOSITION_ROWS[1], "training mean MAE"] <= 1
+    model = result.models["diffraction CNN (composition)"]
+    assert model.config.output == "fractions" and model.config.n_outputs == 3
+    assert model.config.inputs == ("xrd",)
+    assert "val_mae" in result.histories["diffraction CNN (composition)"]
+
+
+def test_majority_wrong_ties_and_errors():
+    target = np.array([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0], [0.25, 0.75, 0.0]])
+    predicted = np.array([[0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.1, 0.8, 0.1]])
+    # a tie counts either majority element as right
+    assert scattering.majority_wrong(predicted, target).tolist() == [False, True, False]
 
 
 def test_recipe_sizes_and_errors():
@@ -101,3 +143,5 @@ def test_quick_recipe_network_beats_both_baselines():
         assert net < table.loc["mean spectrum", metric], metric
     volume = result.inverse_table.loc["volume per atom (Å^3)"]
     assert volume["diffraction CNN MAE"] < 0.5 * volume["training mean MAE"]
+    composition = result.inverse_table.loc[list(scattering.COMPOSITION_ROWS)]
+    assert (composition["diffraction CNN MAE"] < 0.8 * composition["training mean MAE"]).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -250,6 +251,39 @@ def test_diffraction_cnn_shapes_and_target_scale():
         cnn.set_target_scale(np.zeros((4, 3)))
     with pytest.raises(ValueError, match="poolings"):
         DiffractionCNNConfig(n_points=10, conv_channels=(4, 4), pool=4)
+
+
+def test_diffraction_cnn_fractions_output():
+    """output="fractions": a softmax per crystal, its log from log_fractions, no target scale;
+    a few steps of Adam on the cross-entropy fit a target composition."""
+    torch.manual_seed(0)
+    config = DiffractionCNNConfig(n_outputs=3, conv_channels=(4, 8), hidden=16)
+    cnn = DiffractionCNN(replace(config, output="fractions"))
+    x = torch.rand(6, 401)
+    batch = {"xrd": x, "nd": x.flip(-1)}
+    out = cnn(batch)
+    assert out.shape == (6, 3) and (out >= 0).all()
+    assert torch.allclose(out.sum(1), torch.ones(6), atol=1e-6)
+    assert torch.allclose(cnn.log_fractions(batch).exp(), out, atol=1e-6)
+    # changing the target buffers does not change the fractions
+    cnn.target_mean.fill_(5.0)
+    assert torch.equal(cnn(batch), out)
+    with pytest.raises(ValueError, match="takes no target scale"):
+        cnn.set_target_scale(np.ones((4, 3)))
+    with pytest.raises(ValueError, match="only output='fractions'"):
+        DiffractionCNN(config).log_fractions(batch)
+    with pytest.raises(ValueError, match="output='softmax'"):
+        DiffractionCNNConfig(output="softmax")
+    target = torch.tensor([[0.6, 0.3, 0.1]] * 3 + [[0.0, 0.5, 0.5]] * 3)
+    optimizer = torch.optim.Adam(cnn.parameters(), lr=1e-2)
+    loss0 = -(target * cnn.log_fractions(batch)).sum(-1).mean().item()
+    for _ in range(100):
+        optimizer.zero_grad()
+        loss = -(target * cnn.log_fractions(batch)).sum(-1).mean()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < loss0
+    assert torch.allclose(cnn(batch), target, atol=0.05)
 
 
 # ----------------------------------------------------------------------------- metrics

@@ -32,7 +32,15 @@ environment, so the mean over atoms is unchanged (tested to 1e-10 in float64).
 **Inverse model** (:class:`DiffractionCNN`): a 1-D CNN from powder patterns (X-ray and
 neutron as channels, (B, C, n_points) on the 2θ grid) to structure parameters (the volume
 per atom, or the lattice parameters a, b, c in Å and α, β, γ in degrees of the conventional
-standard cell), trained on targets standardised by :meth:`DiffractionCNN.set_target_scale`.
+standard cell), trained on targets standardised by :meth:`DiffractionCNN.set_target_scale`;
+or, with ``output="fractions"``, to the composition: a softmax over the elements,
+
+.. math:: \hat x_e = \frac{\exp \ell_e}{\sum_{e'} \exp \ell_{e'}}, \qquad
+          L = -\sum_e x_e \log \hat x_e \;(= \mathrm{KL}(x \| \hat x) + H(x)),
+
+non-negative fractions summing to 1, trained with the cross-entropy L against the true atom
+fractions x (X-ray form factors scale with the electron count and peak positions with the
+lattice spacing, so the patterns carry the chemistry).
 
 **Baselines**: :class:`MeanSpectrum` (the mean training spectrum for every crystal) and
 :class:`CompositionMLP` (element fractions -> spectrum with the same softmax output, so it
@@ -434,7 +442,11 @@ class CompositionMLP(torch.nn.Module):
 class DiffractionCNNConfig:
     """1-D CNN: ``inputs`` patterns (keys of the batch, each (B, n_points)) as channels ->
     conv (kernel ``kernel_size``, SiLU, max-pool ``pool``) per entry of ``conv_channels`` ->
-    MLP (``hidden``) -> ``n_outputs`` (6 lattice parameters, 1 volume per atom, ...)."""
+    MLP (``hidden``) -> ``n_outputs`` (6 lattice parameters, 1 volume per atom, ...).
+
+    ``output``: ``"values"`` (real numbers, standardised by
+    :meth:`DiffractionCNN.set_target_scale`) or ``"fractions"`` (a softmax over the
+    ``n_outputs`` entries, e.g. element fractions: non-negative, summing to 1)."""
 
     n_points: int = 401
     inputs: tuple[str, ...] = ("xrd", "nd")
@@ -443,9 +455,12 @@ class DiffractionCNNConfig:
     kernel_size: int = 9
     pool: int = 4
     hidden: int = 128
+    output: str = "values"
 
     def __post_init__(self) -> None:
         name = type(self).__name__
+        if self.output not in ("values", "fractions"):
+            raise ValueError(f"{name}.output={self.output!r}: expected 'values' or 'fractions'")
         for key in ("n_points", "n_outputs", "kernel_size", "pool", "hidden"):
             _positive_int(name, key, getattr(self, key))
         if isinstance(self.inputs, str) or not self.inputs:
@@ -462,9 +477,12 @@ class DiffractionCNNConfig:
 class DiffractionCNN(torch.nn.Module):
     """``model(batch) -> (B, n_outputs)`` structure parameters from powder patterns.
 
-    The network predicts standardised targets; ``target_mean`` and ``target_std``
-    (buffers, set by :meth:`set_target_scale` from the training targets) map them back to
-    physical units. :meth:`standardised` returns the raw (B, n_outputs) output for a loss.
+    ``output="values"``: the network predicts standardised targets; ``target_mean`` and
+    ``target_std`` (buffers, set by :meth:`set_target_scale` from the training targets) map
+    them back to physical units. ``output="fractions"``: ``model(batch)`` is the softmax of
+    the network's output (fractions, each row summing to 1); :meth:`log_fractions` gives
+    their logarithm for a cross-entropy loss. :meth:`standardised` returns the raw
+    (B, n_outputs) output (standardised values, or the logits of the fractions).
     """
 
     def __init__(self, config: DiffractionCNNConfig = DiffractionCNNConfig()) -> None:
@@ -491,6 +509,11 @@ class DiffractionCNN(torch.nn.Module):
 
     def set_target_scale(self, targets: Any) -> None:
         """Standardise with the mean and std (floored at 1e-6) of training targets (n, k)."""
+        if self.config.output != "values":
+            raise ValueError(
+                f"set_target_scale: output={self.config.output!r} predicts a softmax and takes "
+                "no target scale (only output='values' does)"
+            )
         t = torch.as_tensor(np.asarray(targets), dtype=self.target_mean.dtype)
         if t.dim() != 2 or t.shape[1] != self.config.n_outputs or len(t) < 2:
             raise ValueError(
@@ -509,5 +532,16 @@ class DiffractionCNN(torch.nn.Module):
                 )
         return self.head(self.features(torch.stack(parts, dim=1)))
 
+    def log_fractions(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """(B, n_outputs) log-softmax of the output (``output="fractions"`` only)."""
+        if self.config.output != "fractions":
+            raise ValueError(
+                f"log_fractions: output={self.config.output!r}; only output='fractions' "
+                "predicts fractions"
+            )
+        return torch.log_softmax(self.standardised(batch), dim=-1)
+
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        if self.config.output == "fractions":
+            return torch.softmax(self.standardised(batch), dim=-1)
         return self.standardised(batch) * self.target_std + self.target_mean
