@@ -7,6 +7,7 @@ output of a cell, any widget that does not render, and any request to a non-loop
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -16,9 +17,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from playwright.sync_api import BrowserContext, Page, Route, sync_playwright
@@ -264,6 +266,48 @@ class NotebookRun:
         if result["error"]:
             raise HarnessFailure(f"{self.name}: kernel error running {code!r}: {result['error']}")
         return result["out"]
+
+    def poll_json(self, code: str, until=lambda state: True, timeout: float = 15) -> Any:
+        """Run ``code`` (which prints JSON) in the kernel until ``until(state)`` holds; the
+        state. Polled, not slept: the kernel may see a page change a little later."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = json.loads(self.kernel(code))
+            if until(state):
+                return state
+            if time.monotonic() > deadline:
+                raise HarnessFailure(f"{self.name}: kernel state never matched: {state}")
+            self.page.wait_for_timeout(200)
+
+    def count_pixels(self, selector: str, classes: Mapping[str, str] | None = None) -> dict:
+        """Pixels of a screenshot of ``selector``: ``drawn`` (not near-white) and one count per
+        class, a JS condition on the pixel's ``r``, ``g``, ``b`` (0-255), counted in the page."""
+        png = self.page.locator(selector).screenshot()
+        tests = "".join(
+            f"if ({condition}) n[{json.dumps(name)}] += 1;\n"
+            for name, condition in (classes or {}).items()
+        )
+        return self.page.evaluate(
+            f"""async (url) => {{
+                const image = new Image();
+                image.src = url;
+                await image.decode();
+                const canvas = document.createElement('canvas');
+                canvas.width = image.width;
+                canvas.height = image.height;
+                const ctx = canvas.getContext('2d');
+                ctx.drawImage(image, 0, 0);
+                const px = ctx.getImageData(0, 0, image.width, image.height).data;
+                const n = {json.dumps({"drawn": 0, **dict.fromkeys(classes or {}, 0)})};
+                for (let i = 0; i < px.length; i += 4) {{
+                    const [r, g, b] = [px[i], px[i + 1], px[i + 2]];
+                    if (r < 235 || g < 235 || b < 235) n.drawn += 1;
+                    {tests}
+                }}
+                return n;
+            }}""",
+            "data:image/png;base64," + base64.b64encode(png).decode(),
+        )
 
     def screenshot_widgets(self, directory: Path) -> list[Path]:
         """One PNG per widget in the notebook."""

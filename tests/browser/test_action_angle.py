@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
 
-from .harness import HarnessFailure, NotebookRun, run_widget_notebook
+from .harness import NotebookRun, run_widget_notebook
 
 WIDGET = '[data-wb-widget="ActionAngleViewer"]'
 STATE = (
@@ -43,14 +42,7 @@ def _dom(run: NotebookRun) -> dict:
 
 def _kernel_state(run: NotebookRun, until, timeout: float = 15) -> dict:
     """The widget's traitlets as the kernel sees them, once ``until(state)`` holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state = json.loads(run.kernel(STATE))
-        if until(state):
-            return state
-        if time.monotonic() > deadline:
-            raise HarnessFailure(f"kernel state never matched: {state}")
-        run.page.wait_for_timeout(200)
+    return run.poll_json(STATE, until, timeout)
 
 
 def _slide(run: NotebookRun, name: str, value: int) -> None:

@@ -3,10 +3,7 @@ trained models predicts again when its jump slider moves in the page."""
 
 from __future__ import annotations
 
-import json
-import time
-
-from .harness import HarnessFailure, NotebookRun, run_widget_notebook
+from .harness import NotebookRun, run_widget_notebook
 
 WIDGET = '[data-wb-widget="ActionAngleViewer"]'
 AAN = "Action-Angle Network"
@@ -33,14 +30,7 @@ print(json.dumps({
 
 def _kernel_state(run: NotebookRun, until, timeout: float = 30) -> dict:
     """The viewer as the kernel sees it, once ``until(state)`` holds (polled, not slept)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state = json.loads(run.kernel(STATE))
-        if until(state):
-            return state
-        if time.monotonic() > deadline:
-            raise HarnessFailure(f"kernel state never matched: {state}")
-        run.page.wait_for_timeout(250)
+    return run.poll_json(STATE, until, timeout)
 
 
 def _figures(run: NotebookRun) -> list[dict]:

@@ -4,12 +4,10 @@ through the kernel, and a Python-side selection reaches the page."""
 
 from __future__ import annotations
 
-import base64
 import json
 import math
-import time
 
-from .harness import HarnessFailure, NotebookRun, run_widget_notebook
+from .harness import NotebookRun, run_widget_notebook
 
 WIDGET = '[data-wb-widget="BackmapViewer"]'
 STATE = (
@@ -19,26 +17,8 @@ STATE = (
     "'rmsd': float(np.sqrt(((samples[viewer.selected_model][viewer.frame, viewer.sample] "
     "- reference[viewer.frame]) ** 2).sum(-1).mean()))}))"
 )
-# Counts pixels of a PNG (a data URL): drawn (not white) and light blue (the translucent beads).
-COUNT_PIXELS = """async (url) => {
-    const image = new Image();
-    image.src = url;
-    await image.decode();
-    const canvas = document.createElement('canvas');
-    canvas.width = image.width;
-    canvas.height = image.height;
-    const ctx = canvas.getContext('2d');
-    ctx.drawImage(image, 0, 0);
-    const px = ctx.getImageData(0, 0, image.width, image.height).data;
-    const n = { drawn: 0, bead: 0 };
-    for (let i = 0; i < px.length; i += 4) {
-        const [r, g, b] = [px[i], px[i + 1], px[i + 2]];
-        if (r < 235 || g < 235 || b < 235) n.drawn += 1;
-        // #1e88e5 at 30 % over white or grey: blue above red, green in between
-        if (b > r + 25 && g > r + 5 && b > g + 5) n.bead += 1;
-    }
-    return n;
-}"""
+# #1e88e5 at 30 % over white or grey (the translucent beads): blue above red, green in between
+BEAD = "b > r + 25 && g > r + 5 && b > g + 5"
 
 
 def _dom(run: NotebookRun) -> dict:
@@ -71,22 +51,12 @@ def _dom(run: NotebookRun) -> dict:
 
 
 def _pixels(run: NotebookRun) -> dict:
-    png = run.page.locator(f"{WIDGET} .wb-mol-stage").screenshot()
-    return run.page.evaluate(
-        COUNT_PIXELS, "data:image/png;base64," + base64.b64encode(png).decode()
-    )
+    return run.count_pixels(f"{WIDGET} .wb-mol-stage", {"bead": BEAD})
 
 
 def _kernel_state(run: NotebookRun, until, timeout: float = 15) -> dict:
     """The widget's state as the kernel sees it, once ``until(state)`` holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state = json.loads(run.kernel(STATE))
-        if until(state):
-            return state
-        if time.monotonic() > deadline:
-            raise HarnessFailure(f"kernel state never matched: {state}")
-        run.page.wait_for_timeout(200)
+    return run.poll_json(STATE, until, timeout)
 
 
 def _wait_for_readout(run: NotebookRun, readout: dict) -> None:

@@ -3,12 +3,10 @@ through the kernel (the predicted dipole follows), and a Python update reaches t
 
 from __future__ import annotations
 
-import base64
 import json
 import math
-import time
 
-from .harness import HarnessFailure, NotebookRun, run_widget_notebook
+from .harness import NotebookRun, run_widget_notebook
 
 WIDGET = '[data-wb-widget="MoleculeViewer"]'
 STATE = (
@@ -17,27 +15,12 @@ STATE = (
     "'seen': calls[-1].tolist(), 'calls': len(calls), 'start': start, "
     "'start_angle': start_angle, 'angle': viewer.frames[0]['comparison']['angle_deg']}))"
 )
-# Counts pixels of a PNG (a data URL) by colour class, in the page (no image library needed).
-COUNT_PIXELS = """async (url) => {
-    const image = new Image();
-    image.src = url;
-    await image.decode();
-    const canvas = document.createElement('canvas');
-    canvas.width = image.width;
-    canvas.height = image.height;
-    const ctx = canvas.getContext('2d');
-    ctx.drawImage(image, 0, 0);
-    const px = ctx.getImageData(0, 0, image.width, image.height).data;
-    const n = { drawn: 0, green: 0, orange: 0, blue: 0 };
-    for (let i = 0; i < px.length; i += 4) {
-        const [r, g, b] = [px[i], px[i + 1], px[i + 2]];
-        if (r < 235 || g < 235 || b < 235) n.drawn += 1;
-        if (g > r + 30 && g > b + 30) n.green += 1;        // the true arrow (#2e7d32)
-        if (r > 150 && r > g + 50 && g > b + 40) n.orange += 1;  // predicted (#ef6c00)
-        if (b > r + 40 && b > g + 10) n.blue += 1;       // negative charge (oxygen)
-    }
-    return n;
-}"""
+# Colour classes of the 3D view's pixels (r, g, b in 0-255)
+COLOURS = {
+    "green": "g > r + 30 && g > b + 30",  # the true arrow (#2e7d32)
+    "orange": "r > 150 && r > g + 50 && g > b + 40",  # predicted (#ef6c00)
+    "blue": "b > r + 40 && b > g + 10",  # negative charge (oxygen)
+}
 
 
 def _dom(run: NotebookRun) -> dict:
@@ -68,22 +51,12 @@ def _dom(run: NotebookRun) -> dict:
 
 
 def _pixels(run: NotebookRun) -> dict:
-    png = run.page.locator(f"{WIDGET} .wb-mol-stage").screenshot()
-    return run.page.evaluate(
-        COUNT_PIXELS, "data:image/png;base64," + base64.b64encode(png).decode()
-    )
+    return run.count_pixels(f"{WIDGET} .wb-mol-stage", COLOURS)
 
 
 def _kernel_state(run: NotebookRun, until, timeout: float = 15) -> dict:
     """The widget's state as the kernel sees it, once ``until(state)`` holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state = json.loads(run.kernel(STATE))
-        if until(state):
-            return state
-        if time.monotonic() > deadline:
-            raise HarnessFailure(f"kernel state never matched: {state}")
-        run.page.wait_for_timeout(200)
+    return run.poll_json(STATE, until, timeout)
 
 
 def _flat(a) -> list[float]:

@@ -4,11 +4,9 @@ round-trips through the kernel, and a structure set from Python reaches the page
 
 from __future__ import annotations
 
-import base64
 import json
-import time
 
-from .harness import HarnessFailure, NotebookRun, run_widget_notebook
+from .harness import NotebookRun, run_widget_notebook
 
 WIDGET = '[data-wb-widget="SpectraViewer"]'
 STATE = (
@@ -17,23 +15,6 @@ STATE = (
     "'labels': [p['text'] for p in viewer.view['peak_labels']], "
     "'atoms': len(viewer.drawn_atoms()[0])}))"
 )
-# Counts pixels of a PNG (a data URL) that are not near-white, in the page.
-COUNT_DRAWN = """async (url) => {
-    const image = new Image();
-    image.src = url;
-    await image.decode();
-    const canvas = document.createElement('canvas');
-    canvas.width = image.width;
-    canvas.height = image.height;
-    const ctx = canvas.getContext('2d');
-    ctx.drawImage(image, 0, 0);
-    const px = ctx.getImageData(0, 0, image.width, image.height).data;
-    let drawn = 0;
-    for (let i = 0; i < px.length; i += 4) {
-        if (px[i] < 235 || px[i + 1] < 235 || px[i + 2] < 235) drawn += 1;
-    }
-    return drawn;
-}"""
 
 
 def _dom(run: NotebookRun) -> dict:
@@ -70,20 +51,12 @@ def _dom(run: NotebookRun) -> dict:
 
 
 def _drawn_pixels(run: NotebookRun) -> int:
-    png = run.page.locator(f"{WIDGET} .wb-spec-stage").screenshot()
-    return run.page.evaluate(COUNT_DRAWN, "data:image/png;base64," + base64.b64encode(png).decode())
+    return run.count_pixels(f"{WIDGET} .wb-spec-stage")["drawn"]
 
 
 def _kernel_state(run: NotebookRun, until, timeout: float = 15) -> dict:
     """The viewer as the kernel sees it, once ``until(state)`` holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state = json.loads(run.kernel(STATE))
-        if until(state):
-            return state
-        if time.monotonic() > deadline:
-            raise HarnessFailure(f"kernel state never matched: {state}")
-        run.page.wait_for_timeout(200)
+    return run.poll_json(STATE, until, timeout)
 
 
 def _wait_for_structure(run: NotebookRun, index: int) -> None:
