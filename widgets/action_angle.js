@@ -17,17 +17,12 @@ function formatError(value) {
 }
 
 function baseLayout(title, extra = {}) {
-  return {
-    title: { text: title, font: { size: 13 } },
+  return plotLayout(title, {
     margin: { l: 50, r: 10, t: 36, b: 40 },
-    font: { size: 11 },
-    paper_bgcolor: "rgba(0,0,0,0)",
-    plot_bgcolor: "rgba(0,0,0,0)",
     height: 380,
-    uirevision: "keep", // keep the user's zoom when the data change
     legend: { orientation: "h", x: 0.5, xanchor: "center", y: -0.18, yanchor: "top" },
     ...extra,
-  };
+  });
 }
 
 /** Angles are wrapped to [-pi, pi): break a line where it wraps instead of crossing the plot. */
@@ -232,31 +227,12 @@ function render({ model, el: root }) {
     container.dataset.wbReady = "1";
   }
 
-  // A message from Python changes several traits at once: draw once, after all of them, and
-  // never two draws at the same time.
-  let queued = false;
-  let busy = false;
-  let drawing = Promise.resolve();
-  function schedule() {
-    if (queued) return;
-    queued = true;
-    drawing = drawing.then(async () => {
-      queued = false;
-      busy = true;
-      try {
-        await draw();
-      } catch (error) {
-        console.error("ActionAngleViewer: drawing failed", error);
-      } finally {
-        busy = false;
-      }
-    });
-  }
+  const schedule = drawScheduler(draw, "ActionAngleViewer");
 
   /** Move only the markers (the last traces of each plot): cheap enough for every frame. */
   function moveMarkers(i) {
     showTime(i);
-    if (busy || queued) return; // the coming redraw places them
+    if (schedule.pending()) return; // the coming redraw places them
     const n = model.get("model_names").length + 1;
     for (const [plot, keys] of [[plots.phase, ["q", "p"]], [plots.actionAngle, ["theta", "I"]]]) {
       const count = plot.data?.length ?? 0;

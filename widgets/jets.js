@@ -31,17 +31,12 @@ function formatSpread(value) {
 }
 
 function baseLayout(title, extra = {}) {
-  return {
-    title: { text: title, font: { size: 13 } },
+  return plotLayout(title, {
     margin: { l: 50, r: 12, t: 36, b: 44 },
-    font: { size: 11 },
-    paper_bgcolor: "rgba(0,0,0,0)",
-    plot_bgcolor: "rgba(0,0,0,0)",
     height: 440,
-    uirevision: "keep", // keep the user's zoom when the data change
     legend: { orientation: "h", x: 0.5, xanchor: "center", y: -0.16, yanchor: "top" },
     ...extra,
-  };
+  });
 }
 
 function constituentFigure(model) {
@@ -298,22 +293,7 @@ function render({ model, el: root }) {
     container.dataset.wbReady = "1";
   }
 
-  // A message from Python changes several traits at once: draw once, after all of them, and
-  // never two draws at the same time.
-  let queued = false;
-  let drawing = Promise.resolve();
-  function schedule() {
-    if (queued) return;
-    queued = true;
-    drawing = drawing.then(async () => {
-      queued = false;
-      try {
-        await draw();
-      } catch (error) {
-        console.error("JetViewer: drawing failed", error);
-      }
-    });
-  }
+  const schedule = drawScheduler(draw, "JetViewer");
 
   const resize = resizePlotsWithContainers(Object.values(plots));
 

@@ -24,15 +24,10 @@ function formatSpread(value) {
 }
 
 function baseLayout(title, extra = {}) {
-  return {
-    title: { text: title, font: { size: 13 } },
+  return plotLayout(title, {
     margin: { l: 10, r: 10, t: 36, b: 10 },
-    font: { size: 11 },
-    paper_bgcolor: "rgba(0,0,0,0)",
-    plot_bgcolor: "rgba(0,0,0,0)",
-    uirevision: "keep", // keep the user's camera / zoom when the data change
     ...extra,
-  };
+  });
 }
 
 function cloudFigure(model) {
@@ -200,22 +195,7 @@ function render({ model, el: root }) {
     container.dataset.wbReady = "1";
   }
 
-  // A message from Python changes several traits at once: draw once, after all of them, and
-  // never two draws at the same time.
-  let queued = false;
-  let drawing = Promise.resolve();
-  function schedule() {
-    if (queued) return;
-    queued = true;
-    drawing = drawing.then(async () => {
-      queued = false;
-      try {
-        await draw();
-      } catch (error) {
-        console.error("PointCloudView: drawing failed", error);
-      }
-    });
-  }
+  const schedule = drawScheduler(draw, "PointCloudView");
 
   const resize = resizePlotsWithContainers(Object.values(plots));
 

@@ -36,17 +36,12 @@ function crystalAtoms(atoms) {
 }
 
 function baseLayout(title, extra = {}) {
-  return {
-    title: { text: title, font: { size: 13 } },
+  return plotLayout(title, {
     margin: { l: 55, r: 10, t: 34, b: 88 },
-    font: { size: 11 },
-    paper_bgcolor: "rgba(0,0,0,0)",
-    plot_bgcolor: "rgba(0,0,0,0)",
     height: 340,
-    uirevision: "keep", // keep the user's zoom when the structure changes
     legend: { orientation: "h", x: 0.5, xanchor: "center", y: -0.3, yanchor: "top" },
     ...extra,
-  };
+  });
 }
 
 function spectrumFigure(model, view) {
@@ -246,22 +241,7 @@ function render({ model, el: root }) {
     });
   }
 
-  // A message from Python changes several traits at once: draw once, after all of them, and
-  // never two draws at the same time.
-  let queued = false;
-  let drawing = Promise.resolve();
-  function schedule() {
-    if (queued) return;
-    queued = true;
-    drawing = drawing.then(async () => {
-      queued = false;
-      try {
-        await draw();
-      } catch (error) {
-        console.error("SpectraViewer: drawing failed", error);
-      }
-    });
-  }
+  const schedule = drawScheduler(draw, "SpectraViewer");
 
   const resizeStage = new ResizeObserver(() => {
     viewer.resize();
