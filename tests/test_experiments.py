@@ -62,13 +62,14 @@ def test_cli_lists_and_reports_errors(capsys):
 
 def test_cli_prints_and_writes_every_table(tmp_path, capsys, monkeypatch):
     result = types.SimpleNamespace(
-        table=pd.DataFrame({"model": ["a"], "acc": [0.5]}),
+        table=pd.DataFrame({"model": ["a"], "acc": [0.5], "mse": [3.5455e-7]}),
         extra_tables={"Second table": pd.DataFrame({"model": ["b"], "acc": [0.25]})},
     )
     monkeypatch.setattr(experiments, "run", lambda *args, **kwargs: result)
     csv = tmp_path / "out.csv"
     assert cli.main(["train", "shapes", "--no-progress", "--csv", str(csv)]) == 0
     out = capsys.readouterr().out
-    assert "0.500" in out and "Second table" in out and "0.250" in out
+    assert "0.5" in out and "Second table" in out and "0.25" in out
+    assert "3.546e-07" in out  # small errors keep their significant digits
     assert pd.read_csv(csv)["acc"].tolist() == [0.5]
     assert pd.read_csv(tmp_path / "out-1.csv")["acc"].tolist() == [0.25]
