@@ -63,7 +63,10 @@ def test_cli_lists_and_reports_errors(capsys):
 def test_cli_prints_and_writes_every_table(tmp_path, capsys, monkeypatch):
     result = types.SimpleNamespace(
         table=pd.DataFrame({"model": ["a"], "acc": [0.5], "mse": [3.5455e-7]}),
-        extra_tables={"Second table": pd.DataFrame({"model": ["b"], "acc": [0.25]})},
+        extra_tables={
+            "Second table": pd.DataFrame({"model": ["b"], "acc": [0.25]}),
+            "Indexed": pd.DataFrame({"acc": [0.75]}, index=pd.Index(["c"], name="model")),
+        },
     )
     monkeypatch.setattr(experiments, "run", lambda *args, **kwargs: result)
     csv = tmp_path / "out.csv"
@@ -73,3 +76,6 @@ def test_cli_prints_and_writes_every_table(tmp_path, capsys, monkeypatch):
     assert "3.546e-07" in out  # small errors keep their significant digits
     assert pd.read_csv(csv)["acc"].tolist() == [0.5]
     assert pd.read_csv(tmp_path / "out-1.csv")["acc"].tolist() == [0.25]
+    # a labelled index is printed and written, not dropped
+    assert pd.read_csv(tmp_path / "out-2.csv").to_dict("list") == {"model": ["c"], "acc": [0.75]}
+    assert out.split("Indexed")[1].split()[:4] == ["model", "acc", "c", "0.75"]

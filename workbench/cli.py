@@ -96,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     # a recipe may return more tables than its main one: ``extra_tables`` {title: DataFrame}
     tables = {"": result.table, **getattr(result, "extra_tables", {})}
+    # a labelled index (model names, targets, (metric, model)) becomes columns, so that the
+    # printout and the CSV keep it
+    tables = {
+        title: table if isinstance(table.index, pd.RangeIndex) else table.reset_index()
+        for title, table in tables.items()
+    }
     for title, table in tables.items():
         if title:
             print(f"\n{title}")
