@@ -137,7 +137,7 @@ class BackmapRecipe:
 _ALA = MDConfig()  # 2 ns, a frame per ps (the quick MD size)
 # model selection: the epoch with the lowest validation heavy-atom recon error (the metric)
 _TRAIN = TrainConfig(
-    epochs=15, batch_size=64, lr=1e-3, scheduler="cosine", grad_clip=10.0, monitor="val_heavy_msd"
+    epochs=40, batch_size=64, lr=3e-3, scheduler="cosine", grad_clip=10.0, monitor="val_heavy_msd"
 )
 SIZES = {
     "tiny": BackmapRecipe(  # for tests and the notebook's quick mode: runs, does not learn much
