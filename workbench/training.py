@@ -56,6 +56,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
+from workbench._types import is_int, is_real
+
 __all__ = ["Step", "TrainConfig", "Trainer", "seed_everything"]
 
 logger = logging.getLogger(__name__)
@@ -105,19 +107,19 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
-            _require(_is_int(getattr(self, name), 1), name, getattr(self, name), "an int >= 1")
+            _require(is_int(getattr(self, name), 1), name, getattr(self, name), "an int >= 1")
         for name in ("patience", "eval_batch_size"):
             value = getattr(self, name)
-            _require(value is None or _is_int(value, 1), name, value, "None or an int >= 1")
-        _require(_is_float(self.lr) and self.lr > 0, "lr", self.lr, "a number > 0")
+            _require(value is None or is_int(value, 1), name, value, "None or an int >= 1")
+        _require(is_real(self.lr) and self.lr > 0, "lr", self.lr, "a number > 0")
         _require(
-            _is_float(self.weight_decay) and self.weight_decay >= 0,
+            is_real(self.weight_decay) and self.weight_decay >= 0,
             "weight_decay",
             self.weight_decay,
             "a number >= 0",
         )
         _require(
-            self.grad_clip is None or (_is_float(self.grad_clip) and self.grad_clip > 0),
+            self.grad_clip is None or (is_real(self.grad_clip) and self.grad_clip > 0),
             "grad_clip",
             self.grad_clip,
             "None or a number > 0",
@@ -132,7 +134,7 @@ class TrainConfig:
             "a history column such as 'val_loss'",
         )
         _require(
-            _is_int(self.seed, 0) and self.seed < 2**31, "seed", self.seed, "an int in [0, 2**31)"
+            is_int(self.seed, 0) and self.seed < 2**31, "seed", self.seed, "an int in [0, 2**31)"
         )
 
 
@@ -647,14 +649,6 @@ def _to_device(batch: Any, device: torch.device) -> Any:
 
 def _default_predict(model: torch.nn.Module, batch: Any) -> torch.Tensor:
     return model(batch[0] if isinstance(batch, (tuple, list)) else batch)
-
-
-def _is_int(value: Any, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
-def _is_float(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _require(ok: bool, name: str, value: Any, expected: str) -> None:

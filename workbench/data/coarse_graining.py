@@ -62,6 +62,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from workbench._types import is_int, is_real
+
 from ._shards import _shard_path, dataset_dir, load_shards, run_shards
 
 __all__ = [
@@ -112,18 +114,6 @@ def _openmm() -> Any:
     return openmm
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float, np.integer, np.floating))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
-
-
 # ----------------------------------------------------------------------------- configs
 
 
@@ -162,15 +152,15 @@ class MDConfig:
                 raise ValueError(f"{name}.{key}={value!r}: expected one of {options}")
         for key in ("temperature", "friction", "timestep", "save_interval"):
             value = getattr(self, key)
-            if not _is_real(value) or value <= 0:
+            if not is_real(value) or value <= 0:
                 raise ValueError(f"{name}.{key}={value!r}: expected a number > 0")
-        if not _is_real(self.equilibration) or self.equilibration < 0:
+        if not is_real(self.equilibration) or self.equilibration < 0:
             raise ValueError(f"{name}.equilibration={self.equilibration!r}: expected ps >= 0")
         for key, minimum in (("n_frames", 1), ("frames_per_shard", 1), ("threads", 1)):
             value = getattr(self, key)
-            if not _is_int(value) or value < minimum:
+            if not is_int(value) or value < minimum:
                 raise ValueError(f"{name}.{key}={value!r}: expected an int >= {minimum}")
-        if not _is_int(self.seed) or not 0 <= self.seed < 2**63:
+        if not is_int(self.seed) or not 0 <= self.seed < 2**63:
             raise ValueError(f"{name}.seed={self.seed!r}: expected an int >= 0")
         for key in ("save_interval", "equilibration"):
             steps = getattr(self, key) * 1000.0 / self.timestep
@@ -217,19 +207,19 @@ class CGConfig:
         name = type(self).__name__
         if not isinstance(self.md, MDConfig):
             raise TypeError(f"{name}.md: expected an MDConfig, got {type(self.md).__name__}")
-        if not _is_int(self.n_beads) or self.n_beads < 1:
+        if not is_int(self.n_beads) or self.n_beads < 1:
             raise ValueError(f"{name}.n_beads={self.n_beads!r}: expected an int >= 1")
         if self.method not in METHODS:
             raise ValueError(f"{name}.method={self.method!r}: expected one of {METHODS}")
         if self.centre not in CENTRES:
             raise ValueError(f"{name}.centre={self.centre!r}: expected one of {CENTRES}")
         for key in ("mapping_seed", "split_seed"):
-            if not _is_int(getattr(self, key)) or getattr(self, key) < 0:
+            if not is_int(getattr(self, key)) or getattr(self, key) < 0:
                 raise ValueError(f"{name}.{key}={getattr(self, key)!r}: expected an int >= 0")
         fractions = tuple(self.fractions)
         if (
             len(fractions) != 3
-            or not all(_is_real(f) and f >= 0 for f in fractions)
+            or not all(is_real(f) and f >= 0 for f in fractions)
             or fractions[0] <= 0
             or abs(sum(fractions) - 1) > 1e-9
         ):
@@ -239,7 +229,7 @@ class CGConfig:
             )
         object.__setattr__(self, "fractions", tuple(float(f) for f in fractions))
         needed = sum(f > 0 for f in fractions)
-        if not _is_int(self.n_blocks) or self.n_blocks < needed:
+        if not is_int(self.n_blocks) or self.n_blocks < needed:
             raise ValueError(
                 f"{name}.n_blocks={self.n_blocks!r}: expected an int >= {needed} "
                 "(one block per nonzero fraction)"
@@ -763,7 +753,7 @@ def cg_mapping(
     else:
         backbone = _backbone_atoms(traj)
         upper, what = len(backbone), "backbone atoms"
-    if not _is_int(n_beads) or not 1 <= n_beads <= upper:
+    if not is_int(n_beads) or not 1 <= n_beads <= upper:
         raise ValueError(
             f"cg_mapping: n_beads={n_beads!r} out of range for {traj.system} with method "
             f"{method!r}: expected an int in 1..{upper} (it has {upper} {what})"

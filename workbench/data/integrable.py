@@ -35,6 +35,8 @@ import torch
 from scipy import linalg, special
 from tqdm.auto import tqdm
 
+from workbench._types import is_int, is_real
+
 __all__ = [
     "CoupledOscillatorsConfig",
     "KeplerConfig",
@@ -67,14 +69,12 @@ class _Common:
     def __post_init__(self) -> None:
         name = type(self).__name__
         for key in ("n_trajectories", "steps"):
-            _require(_is_int(getattr(self, key), 1), name, key, getattr(self, key), "an int >= 1")
-        _require(_is_real(self.dt) and self.dt > 0, name, "dt", self.dt, "a number > 0")
+            _require(is_int(getattr(self, key), 1), name, key, getattr(self, key), "an int >= 1")
+        _require(is_real(self.dt) and self.dt > 0, name, "dt", self.dt, "a number > 0")
         _require(
-            _is_real(self.noise) and self.noise >= 0, name, "noise", self.noise, "a number >= 0"
+            is_real(self.noise) and self.noise >= 0, name, "noise", self.noise, "a number >= 0"
         )
-        _require(
-            _is_int(self.seed, 0) and self.seed < 2**63, name, "seed", self.seed, "an int >= 0"
-        )
+        _require(is_int(self.seed, 0) and self.seed < 2**63, name, "seed", self.seed, "an int >= 0")
 
     @property
     def n_dof(self) -> int:
@@ -103,7 +103,7 @@ class CoupledOscillatorsConfig(_Common):
     def __post_init__(self) -> None:
         super().__post_init__()
         name = type(self).__name__
-        _require(_is_int(self.n, 1), name, "n", self.n, "an int >= 1")
+        _require(is_int(self.n, 1), name, "n", self.n, "an int >= 1")
         masses = (1.0,) * self.n if self.masses is None else self.masses
         springs = (1.0,) * (self.n + 1) if self.springs is None else self.springs
         _require(
@@ -170,7 +170,7 @@ class KeplerConfig(_Common):
     def __post_init__(self) -> None:
         super().__post_init__()
         name = type(self).__name__
-        _require(_is_real(self.gm) and self.gm > 0, name, "gm", self.gm, "a number > 0")
+        _require(is_real(self.gm) and self.gm > 0, name, "gm", self.gm, "a number > 0")
         _check_range(name, "semi_major", self.semi_major, lower=0.0, strict=True)
         _check_range(name, "eccentricity", self.eccentricity, lower=0.0, upper=1.0)
         _require(isinstance(self.retrograde, bool), name, "retrograde", self.retrograde, "a bool")
@@ -203,11 +203,11 @@ class TodaConfig(_Common):
     def __post_init__(self) -> None:
         super().__post_init__()
         name = type(self).__name__
-        _require(_is_int(self.n, 2), name, "n", self.n, "an int >= 2")
-        _require(_is_int(self.substeps, 1), name, "substeps", self.substeps, "an int >= 1")
+        _require(is_int(self.n, 2), name, "n", self.n, "an int >= 2")
+        _require(is_int(self.substeps, 1), name, "substeps", self.substeps, "an int >= 1")
         for key in ("q_spread", "p_spread", "max_energy_drift"):
             value = getattr(self, key)
-            _require(_is_real(value) and value > 0, name, key, value, "a number > 0")
+            _require(is_real(value) and value > 0, name, key, value, "a number > 0")
 
     @property
     def n_dof(self) -> int:
@@ -230,7 +230,7 @@ class PendulumConfig(_Common):
     def __post_init__(self) -> None:
         super().__post_init__()
         name = type(self).__name__
-        _require(_is_real(self.w0) and self.w0 > 0, name, "w0", self.w0, "a number > 0")
+        _require(is_real(self.w0) and self.w0 > 0, name, "w0", self.w0, "a number > 0")
         _check_range(name, "amplitude", self.amplitude, lower=0.0, upper=math.pi, strict=True)
 
     @property
@@ -487,21 +487,9 @@ def _as_phase_points(x: Any, n: int) -> torch.Tensor:
     return x if x.is_floating_point() else x.double()
 
 
-def _is_int(value: Any, minimum: int) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= minimum
-
-
-def _is_real(value: Any) -> bool:
-    return (
-        isinstance(value, int | float | np.floating | np.integer)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
-
-
 def _real_tuple(value: Any, length: int) -> bool:
     return (
-        isinstance(value, tuple | list) and len(value) == length and all(_is_real(v) for v in value)
+        isinstance(value, tuple | list) and len(value) == length and all(is_real(v) for v in value)
     )
 
 

@@ -53,7 +53,6 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
-import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -64,6 +63,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from workbench._types import is_int, is_real
 
 from ._shards import dataset_dir, load_shards, run_shards
 from ._split import stratified_split, subset_index
@@ -161,22 +162,22 @@ class JetsConfig:
         for name in ("n_signal", "n_background", "max_constituents", "shard_size", "processes"):
             value = getattr(self, name)
             minimum = 0 if name.startswith("n_") else 1
-            if not _is_int(value) or value < minimum:
+            if not is_int(value) or value < minimum:
                 raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
         if self.n_signal + self.n_background == 0:
             raise ValueError("n_signal + n_background must be positive, got 0 jets")
-        if not _is_int(self.seed) or self.seed < 0:
+        if not is_int(self.seed) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         for name in ("pt_min", "pt_max", "abs_eta_max", "radius", "ecm"):
             value = getattr(self, name)
-            if not _is_number(value) or value <= 0:
+            if not is_real(value) or value <= 0:
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
         if self.pt_min > self.pt_max:
             raise ValueError(f"pt_min must be <= pt_max, got [{self.pt_min}, {self.pt_max}]")
         for name in ("pthat_signal", "pthat_background"):
             window = getattr(self, name)
             ok = isinstance(window, tuple) and len(window) == 2
-            if not ok or not all(_is_number(v) for v in window) or not 0 <= window[0] < window[1]:
+            if not ok or not all(is_real(v) for v in window) or not 0 <= window[0] < window[1]:
                 raise ValueError(
                     f"{name} must be a (min, max) pair with 0 <= min < max (GeV), got {window!r}"
                 )
@@ -193,18 +194,6 @@ class JetsConfig:
         out["pythia8mc"] = _version("pythia8mc")
         out["fastjet"] = _version("fastjet")
         return out
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return (
-        isinstance(value, int | float | np.number)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
 
 
 def _version(package: str) -> str:
@@ -724,9 +713,9 @@ def load_jets(
     paths = [Path(p) for p in paths]
     if not paths:
         raise ValueError("no jets files given")
-    if not _is_int(max_constituents) or max_constituents < 1:
+    if not is_int(max_constituents) or max_constituents < 1:
         raise ValueError(f"max_constituents must be a positive integer, got {max_constituents!r}")
-    if n is not None and (not _is_int(n) or n < 1):
+    if n is not None and (not is_int(n) or n < 1):
         raise ValueError(f"n must be None or a positive integer, got {n!r}")
     parts = []
     for path in paths:

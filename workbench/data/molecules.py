@@ -69,6 +69,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from workbench._types import is_int
+
 from ._shards import dataset_dir, load_shards, run_shards
 
 __all__ = [
@@ -135,10 +137,6 @@ def _version(package: str) -> str:
         return "missing"
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
 # ----------------------------------------------------------------------------- config
 
 
@@ -201,11 +199,11 @@ class MoleculesConfig:
             ("processes", 1),
         ):
             value = getattr(self, name)
-            if not _is_int(value) or value < minimum:
+            if not is_int(value) or value < minimum:
                 raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
         if self.grid_level > 9:
             raise ValueError(f"grid_level must be in 0..9, got {self.grid_level}")
-        if self.n_molecules is not None and (not _is_int(self.n_molecules) or self.n_molecules < 1):
+        if self.n_molecules is not None and (not is_int(self.n_molecules) or self.n_molecules < 1):
             raise ValueError(
                 f"n_molecules must be None or an integer >= 1, got {self.n_molecules!r}"
             )
@@ -774,7 +772,7 @@ class MoleculeData:
     ) -> Iterator[MoleculeBatch]:
         """Batches (:class:`MoleculeBatch`) of ``batch_size`` molecules, the last one smaller
         if ``batch_size`` does not divide n; ``shuffle`` draws the order from ``seed``."""
-        if not _is_int(batch_size) or batch_size < 1:
+        if not is_int(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         order = np.random.default_rng(seed).permutation(len(self)) if shuffle else range(len(self))
         order = list(order)
@@ -1090,7 +1088,7 @@ def load_qm9(
     out (e.g. the 3054 "uncharacterized" molecules of the data set's list); ``limit``: read
     at most this many molecules.
     """
-    if limit is not None and (not _is_int(limit) or limit < 1):
+    if limit is not None and (not is_int(limit) or limit < 1):
         raise ValueError(f"limit must be None or a positive integer, got {limit!r}")
     excluded = {int(i) for i in exclude}
     records: list[QM9Record] = []

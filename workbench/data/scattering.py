@@ -76,6 +76,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from workbench._types import is_int, is_real
+
 from ._shards import dataset_dir, load_shards, run_shards
 from .crystals import (
     EMT_ELEMENTS,
@@ -131,18 +133,6 @@ def _require(module: str) -> Any:
         raise ImportError(f"{module} is needed for the scattering data: {_EXTRA}") from err
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float, np.integer, np.floating))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
-
-
 def _check(name: str, key: str, value: Any, ok: bool, expected: str) -> None:
     if not ok:
         raise ValueError(f"{name}.{key}={value!r}: expected {expected}")
@@ -180,13 +170,11 @@ class PhononConfig:
         name = type(self).__name__
         for key in ("min_supercell_length", "mesh_length", "displacement", "max_frequency"):
             value = getattr(self, key)
-            _check(name, key, value, _is_real(value) and value > 0, "a number > 0")
+            _check(name, key, value, is_real(value) and value > 0, "a number > 0")
         for key in ("smearing", "symprec", "imaginary_tolerance"):
             value = getattr(self, key)
-            _check(name, key, value, _is_real(value) and value > 0, "a number > 0")
-        _check(
-            name, "n_bins", self.n_bins, _is_int(self.n_bins) and self.n_bins >= 2, "an int >= 2"
-        )
+            _check(name, key, value, is_real(value) and value > 0, "a number > 0")
+        _check(name, "n_bins", self.n_bins, is_int(self.n_bins) and self.n_bins >= 2, "an int >= 2")
 
     @property
     def frequencies(self) -> np.ndarray:
@@ -211,27 +199,25 @@ class DiffractionConfig:
     def __post_init__(self) -> None:
         name = type(self).__name__
         lo, hi = self.two_theta_min, self.two_theta_max
-        _check(name, "two_theta_min", lo, _is_real(lo) and 0 <= lo < 180, "degrees in [0, 180)")
-        _check(
-            name, "two_theta_max", hi, _is_real(hi) and lo < hi <= 180, f"degrees in ({lo}, 180]"
-        )
+        _check(name, "two_theta_min", lo, is_real(lo) and 0 <= lo < 180, "degrees in [0, 180)")
+        _check(name, "two_theta_max", hi, is_real(hi) and lo < hi <= 180, f"degrees in ({lo}, 180]")
         _check(
             name,
             "n_points",
             self.n_points,
-            _is_int(self.n_points) and self.n_points >= 2,
+            is_int(self.n_points) and self.n_points >= 2,
             "an int >= 2",
         )
         for key in ("fwhm", "neutron_wavelength", "symprec"):
             value = getattr(self, key)
-            _check(name, key, value, _is_real(value) and value > 0, "a number > 0")
+            _check(name, key, value, is_real(value) and value > 0, "a number > 0")
         wavelength = self.xray_wavelength
         if not isinstance(wavelength, str):
             _check(
                 name,
                 "xray_wavelength",
                 wavelength,
-                _is_real(wavelength) and wavelength > 0,
+                is_real(wavelength) and wavelength > 0,
                 "a pymatgen anode name ('CuKa', 'MoKa', ...) or Å > 0",
             )
 
@@ -289,7 +275,7 @@ class CrystalsConfig:
                 )
         for key in ("alloy_fraction", "strain_fraction", "shear_fraction"):
             value = getattr(self, key)
-            _check(name, key, value, _is_real(value) and 0 <= value <= 1, "a probability in [0, 1]")
+            _check(name, key, value, is_real(value) and 0 <= value <= 1, "a probability in [0, 1]")
         if self.alloy_fraction > 0 and len(self.elements) < 2:
             raise ValueError(
                 f"{name}: alloy_fraction={self.alloy_fraction} needs >= 2 elements, "
@@ -297,10 +283,8 @@ class CrystalsConfig:
             )
         for key in ("max_strain", "max_shear"):
             value = getattr(self, key)
-            _check(name, key, value, _is_real(value) and 0 <= value < 0.2, "a strain in [0, 0.2)")
-        _check(
-            name, "fmax", self.fmax, _is_real(self.fmax) and self.fmax > 0, "a force in eV/Å > 0"
-        )
+            _check(name, key, value, is_real(value) and 0 <= value < 0.2, "a strain in [0, 0.2)")
+        _check(name, "fmax", self.fmax, is_real(self.fmax) and self.fmax > 0, "a force in eV/Å > 0")
         for key, minimum in (
             ("max_alloy_atoms", 2),
             ("relax_steps", 1),
@@ -309,10 +293,8 @@ class CrystalsConfig:
             ("processes", 1),
         ):
             value = getattr(self, key)
-            _check(name, key, value, _is_int(value) and value >= minimum, f"an int >= {minimum}")
-        _check(
-            name, "seed", self.seed, _is_int(self.seed) and 0 <= self.seed < 2**63, "an int >= 0"
-        )
+            _check(name, key, value, is_int(value) and value >= minimum, f"an int >= {minimum}")
+        _check(name, "seed", self.seed, is_int(self.seed) and 0 <= self.seed < 2**63, "an int >= 0")
         if not isinstance(self.phonon, PhononConfig):
             raise TypeError(
                 f"{name}.phonon: expected a PhononConfig, got {type(self.phonon).__name__}"
@@ -389,7 +371,7 @@ def _elements_of(z: np.ndarray, elements: Any) -> tuple[int, ...]:
     if elements is None:
         return tuple(sorted(set(z.tolist())))
     out = tuple(_Z[e] if isinstance(e, str) and e in _Z else e for e in elements)
-    if not all(_is_int(e) for e in out) or len(set(out)) != len(out):
+    if not all(is_int(e) for e in out) or len(set(out)) != len(out):
         raise ValueError(f"elements={elements!r}: expected distinct symbols or atomic numbers")
     missing = sorted(set(z.tolist()) - set(out))
     if missing:
@@ -801,7 +783,7 @@ class CrystalData(torch.utils.data.Dataset):
         for key in _PER_CRYSTAL:
             if len(a[key]) != n:
                 raise ValueError(f"CrystalData.{key} has {len(a[key])} rows, expected {n} crystals")
-        if self.r_max is not None and not (_is_real(self.r_max) and self.r_max > 0):
+        if self.r_max is not None and not (is_real(self.r_max) and self.r_max > 0):
             raise ValueError(f"CrystalData.r_max={self.r_max!r}: expected None or Å > 0")
         for key in ("dos", "partial_dos", "xrd", "nd", "pos", "cell"):
             if not np.isfinite(a[key]).all():

@@ -78,6 +78,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from workbench._types import is_int
 from workbench.data.coarse_graining import Mapping
 from workbench.nn.embedding import RadialMLP
 from workbench.nn.graph import GaussianBasis
@@ -125,9 +126,9 @@ class CGVAEConfig:
     def __post_init__(self) -> None:
         for key in ("hidden", "latent", "n_rbf", "encoder_layers", "prior_layers"):
             value = getattr(self, key)
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"CGVAEConfig.{key}={value!r}: expected an int >= 1")
-        if not _is_int(self.decoder_layers) or self.decoder_layers < 2:
+        if not is_int(self.decoder_layers) or self.decoder_layers < 2:
             raise ValueError(
                 f"CGVAEConfig.decoder_layers={self.decoder_layers!r}: expected an int >= 2 "
                 "(vectors appear after the first layer, cross products after the second)"
@@ -143,10 +144,6 @@ class CGVAEConfig:
                 raise ValueError(f"CGVAEConfig.{key}={value!r}: expected a number >= 0")
         if not isinstance(self.chiral, bool):
             raise TypeError(f"CGVAEConfig.chiral={self.chiral!r}: expected a bool")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -179,7 +176,7 @@ def check_beads(
 def _check_seed(seed: Any, where: str, allow_none: bool = False) -> None:
     if seed is None and allow_none:
         return
-    if not _is_int(seed) or not 0 <= seed < 2**63:
+    if not is_int(seed) or not 0 <= seed < 2**63:
         raise ValueError(f"{where}: seed={seed!r}, expected an int >= 0")
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from workbench._types import is_int
+
 __all__ = ["DynamicsConfig", "EulerNetwork", "HamiltonianNN", "NeuralODE", "mlp", "rk4"]
 
 
@@ -42,17 +44,17 @@ class DynamicsConfig:
     substeps: int = 1
 
     def __post_init__(self) -> None:
-        if not _is_int(self.dim, 2) or self.dim % 2:
+        if not is_int(self.dim, 2) or self.dim % 2:
             raise ValueError(f"DynamicsConfig.dim must be an even int >= 2, got {self.dim!r}")
         if not isinstance(self.dt, int | float) or isinstance(self.dt, bool) or not self.dt > 0:
             raise ValueError(f"DynamicsConfig.dt must be a number > 0, got {self.dt!r}")
         if not math.isfinite(self.dt):
             raise ValueError(f"DynamicsConfig.dt must be finite, got {self.dt!r}")
-        if not isinstance(self.hidden, tuple) or not all(_is_int(h, 1) for h in self.hidden):
+        if not isinstance(self.hidden, tuple) or not all(is_int(h, 1) for h in self.hidden):
             raise ValueError(
                 f"DynamicsConfig.hidden must be a tuple of ints >= 1, got {self.hidden!r}"
             )
-        if not _is_int(self.substeps, 1):
+        if not is_int(self.substeps, 1):
             raise ValueError(f"DynamicsConfig.substeps must be an int >= 1, got {self.substeps!r}")
 
 
@@ -205,7 +207,3 @@ class HamiltonianNN(_Dynamics):
         """States at times t (T,) after x0 (B, D) -> (B, T, D)."""
         t = self._times(x0, t)
         return rk4(self.vector_field, x0, t, self.config.dt / self.config.substeps)
-
-
-def _is_int(value, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
