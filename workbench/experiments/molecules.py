@@ -38,8 +38,8 @@ and SchNet's QM9 size; label first, sharded and resumable:
 Measured, ``quick`` (seed 0, one thread, on a shared 2-core machine; 161/34/35 molecules;
 ``workbench train molecules --size quick``), test MAE of Equiformer / SchNet / mean predictor:
 energy 0.40 / 0.31 / 0.84 eV, dipole vector 0.40 / 0.40 / 1.40 D, |μ| 0.26 / 0.23 / 0.85 D,
-HOMO 0.78 / 0.66 / 1.22 eV, LUMO 1.00 / 1.04 / 2.70 eV, gap 1.58 / 1.48 / 3.19 eV; 94 s and
-14 s of training. Both networks beat the mean on every target by a factor of 2-3; between the
+HOMO 0.78 / 0.66 / 1.22 eV, LUMO 1.00 / 1.04 / 2.70 eV, gap 1.58 / 1.48 / 3.19 eV; 93 s and
+18 s of training. Both networks beat the mean on every target by a factor of 2-3; between the
 two the differences are within what 35 test molecules resolve. On the 73 G2 molecules alone
 (51 for training, the earlier quick size) SchNet was ahead on most targets: energy 0.55 vs
 0.79 eV, |μ| 0.11 vs 0.32 D.
