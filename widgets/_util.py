@@ -1,4 +1,5 @@
-"""Helpers shared by the widgets: inputs as tensors, and the dtype a model computes in."""
+"""Helpers shared by the widgets: inputs as arrays or tensors, and the dtype a model computes
+in."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["as_tensor", "index_in", "model_dtype", "module_dtype", "wrap_angle"]
+__all__ = ["as_array", "as_tensor", "index_in", "model_dtype", "module_dtype", "wrap_angle"]
+
+
+def as_array(value: Any, name: str) -> np.ndarray:
+    """A numpy array from an array, a nested sequence or a (detached) torch tensor."""
+    if torch.is_tensor(value):
+        value = value.detach().cpu().numpy()
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be an array; got {type(value).__name__}") from err
 
 
 def as_tensor(value: Any, name: str) -> torch.Tensor:

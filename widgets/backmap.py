@@ -15,7 +15,8 @@ import numpy as np
 import traitlets
 
 from ._assets import widget_css, widget_esm
-from .molecule import Frame, Layer, MoleculeViewer, _as_array, _bonds, atomic_numbers
+from ._util import as_array
+from .molecule import Frame, Layer, MoleculeViewer, _bonds, atomic_numbers
 from .molecule import perceive_bonds as _perceive_bonds
 
 __all__ = ["BEAD_COLOR", "COLOR_MODES", "GHOST_COLOR", "BackmapViewer"]
@@ -50,7 +51,7 @@ def _esm() -> str:
 def _coordinates(value: Any, name: str, shape: tuple[int | None, ...], form: str) -> np.ndarray:
     """A float64 array of real, finite numbers of ``shape`` (None: any size) or a ValueError
     that names ``name``, the expected ``form`` and what came."""
-    array = _as_array(value, name)
+    array = as_array(value, name)
     if array.dtype.kind not in "iuf":
         raise ValueError(f"{name} must hold real numbers; got dtype {array.dtype}")
     if array.ndim != len(shape) or any(
@@ -300,7 +301,7 @@ class BackmapViewer(MoleculeViewer):
             bonds = _bonds(bonds, n)
         n_beads = bead_pos.shape[1]
         if assignment is not None:
-            assignment = _as_array(assignment, "assignment")
+            assignment = as_array(assignment, "assignment")
             if assignment.shape != (n,) or assignment.dtype.kind not in "iu":
                 raise ValueError(
                     f"assignment must be ({n},) ints, the bead of every atom; got shape "

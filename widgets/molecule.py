@@ -20,6 +20,7 @@ from workbench.checks import O3Element
 
 from ._angles import EulerAngles
 from ._assets import widget_css, widget_esm
+from ._util import as_array
 
 __all__ = [
     "BOND_TOLERANCE",
@@ -76,16 +77,6 @@ Predict = Callable[[np.ndarray, np.ndarray], Any]
 # --- atoms and bonds ------------------------------------------------------------------------
 
 
-def _as_array(value: Any, name: str) -> np.ndarray:
-    """A numpy array from an array, a nested sequence or a (detached) torch tensor."""
-    if torch.is_tensor(value):
-        value = value.detach().cpu().numpy()
-    try:
-        return np.asarray(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be an array; got {type(value).__name__}") from err
-
-
 def atomic_numbers(atoms: Any) -> np.ndarray:
     """``(N,)`` int64 atomic numbers from element symbols (``"C"``, ``"Cl"``) or numbers 1..118.
 
@@ -94,7 +85,7 @@ def atomic_numbers(atoms: Any) -> np.ndarray:
     """
     if isinstance(atoms, str):
         raise ValueError(f"atoms must be a sequence of symbols or atomic numbers; got {atoms!r}")
-    array = _as_array(atoms, "atoms")
+    array = as_array(atoms, "atoms")
     if array.ndim != 1 or array.size == 0:
         raise ValueError(f"atoms must have shape (N,) with N >= 1; got {array.shape}")
     if array.dtype.kind in "US":
@@ -122,7 +113,7 @@ def atomic_numbers(atoms: Any) -> np.ndarray:
 
 
 def _positions(pos: Any, n: int | None, name: str = "pos") -> np.ndarray:
-    array = _as_array(pos, name)
+    array = as_array(pos, name)
     if array.dtype.kind not in "iuf":
         raise ValueError(f"{name} must hold real numbers; got dtype {array.dtype}")
     if array.ndim != 2 or array.shape[1] != 3 or (n is not None and array.shape[0] != n):
@@ -170,7 +161,7 @@ def perceive_bonds(z: Any, pos: Any, tolerance: float = BOND_TOLERANCE) -> np.nd
 
 
 def _bonds(bonds: Any, n: int) -> np.ndarray:
-    array = _as_array(bonds, "bonds")
+    array = as_array(bonds, "bonds")
     if array.size == 0:
         return np.zeros((0, 2), dtype=np.int64)
     if array.ndim != 2 or array.shape[1] != 2 or array.dtype.kind not in "iu":
@@ -188,7 +179,7 @@ def _bonds(bonds: Any, n: int) -> np.ndarray:
 
 
 def _vector(value: Any, name: str) -> np.ndarray:
-    array = _as_array(value, name)
+    array = as_array(value, name)
     if array.dtype.kind not in "iuf" or array.shape != (3,):
         raise ValueError(
             f"{name} must be a (3,) vector of real numbers; got shape {array.shape}, "
@@ -219,7 +210,7 @@ def _dipoles(dipoles: Any) -> dict[str, np.ndarray]:
 def _values(values: Any, n: int) -> np.ndarray | None:
     if values is None:
         return None
-    array = _as_array(values, "atom_values")
+    array = as_array(values, "atom_values")
     if array.dtype.kind not in "iuf" or array.shape != (n,):
         raise ValueError(
             f"atom_values must have shape (N,) = ({n},), one real number per atom; got shape "

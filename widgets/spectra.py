@@ -16,6 +16,7 @@ import traitlets
 from workbench.metrics import spectrum_mse, wasserstein_1d
 
 from ._assets import widget_css, widget_esm
+from ._util import as_array
 from ._util import index_in as _index
 from .molecule import ELEMENTS, STYLES, atomic_numbers
 
@@ -120,18 +121,9 @@ def formula(z: Any) -> str:
 # --- validation ------------------------------------------------------------------------------
 
 
-def _array(value: Any, name: str) -> np.ndarray:
-    if torch.is_tensor(value):
-        value = value.detach().cpu().numpy()
-    try:
-        return np.asarray(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be an array; got {type(value).__name__}") from err
-
-
 def _real(value: Any, name: str, shape: tuple[int | None, ...], expected: str) -> np.ndarray:
     """A finite float64 array of ``shape`` (None: any size on that axis)."""
-    array = _array(value, name)
+    array = as_array(value, name)
     if array.dtype.kind not in "iuf":
         raise ValueError(f"{name} must hold real numbers; got dtype {array.dtype}")
     if array.ndim != len(shape) or any(
@@ -188,7 +180,7 @@ def _peak_lists(value: Any, name: str, n_structures: int) -> list[np.ndarray]:
         raise ValueError(f"{name} has {len(rows)} peak lists; expected {n_structures}, one each")
     out = []
     for s, peaks in enumerate(rows):
-        array = _array(peaks, f"{name}[{s}]")
+        array = as_array(peaks, f"{name}[{s}]")
         if array.size == 0:
             out.append(np.zeros((0, 5)))
             continue
@@ -548,10 +540,11 @@ class SpectraViewer(anywidget.AnyWidget):
             )
         out = []
         for s, (zi, pi, ci) in enumerate(zip(zs, poss, cells, strict=True)):
-            if np.ndim(_array(zi, f"z[{s}]")) != 1:
+            shape = np.shape(as_array(zi, f"z[{s}]"))
+            if len(shape) != 1:
                 raise ValueError(
                     f"z[{s}] must be a (n,) sequence of atomic numbers or symbols; got shape "
-                    f"{np.shape(_array(zi, f'z[{s}]'))} (for one structure pass [z], [pos], [cell])"
+                    f"{shape} (for one structure pass [z], [pos], [cell])"
                 )
             try:
                 numbers_ = atomic_numbers(zi)
